@@ -1,0 +1,58 @@
+"""Typer application: one function per command, each a thin shell over the library."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from safeheal.errors import SafehealError
+
+app = typer.Typer(
+    name="safeheal",
+    help="Keep ML models in production healthy on their own, safely.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from safeheal import __version__
+
+        typer.echo(f"safeheal {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Keep ML models in production healthy on their own, safely."""
+
+
+@app.command()
+def demo(
+    seed: Annotated[int, typer.Option(help="Seed for the data split, the model and the stream.")] = 7,
+    window: Annotated[int, typer.Option(min=50, help="Rows per monitoring window.")] = 300,
+) -> None:
+    """Train a model on a real data set, stream it with injected drift, and watch the signals."""
+    from safeheal.cli.demo import run_demo
+
+    run_demo(seed=seed, window=window)
+
+
+def main() -> None:
+    """Entry point: user mistakes print one line, never a stack trace."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    try:
+        app()
+    except SafehealError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(2)

@@ -1,0 +1,122 @@
+"""Accuracy drop against a baseline, from labels that arrive after the predictions."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from safeheal.errors import ConfigError, DataError, InsufficientDataError
+
+
+@dataclass(frozen=True, slots=True)
+class AccuracyReport:
+    """Accuracy of one window of labelled predictions, with a Wilson confidence interval."""
+
+    accuracy: float
+    #: Baseline accuracy minus current accuracy, clipped at 0: the state's a.
+    drop: float
+    #: Confidence interval of the accuracy at level 1 − alpha.
+    ci_low: float
+    ci_high: float
+    n: int
+    baseline: float
+    alpha: float
+
+    @property
+    def drop_ci(self) -> tuple[float, float]:
+        """Confidence interval of the drop (clipped to [0, 1])."""
+        return (
+            min(1.0, max(0.0, self.baseline - self.ci_high)),
+            min(1.0, max(0.0, self.baseline - self.ci_low)),
+        )
+
+    @property
+    def significant(self) -> bool:
+        """True when the whole confidence interval lies below the baseline."""
+        return self.ci_high < self.baseline
+
+
+def wilson_interval(successes: int, n: int, alpha: float) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion.
+
+    >>> lo, hi = wilson_interval(90, 100, 0.05)
+    >>> round(lo, 4), round(hi, 4)
+    (0.8256, 0.9448)
+    """
+    from scipy.stats import norm
+
+    if n <= 0:
+        return (0.0, 1.0)
+    zq = float(norm.isf(alpha / 2.0))
+    p = successes / n
+    denom = 1.0 + zq * zq / n
+    centre = (p + zq * zq / (2 * n)) / denom
+    half = zq * math.sqrt(p * (1 - p) / n + zq * zq / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+class AccuracyMonitor:
+    """Compares the accuracy of labelled predictions with a baseline accuracy.
+
+    >>> mon = AccuracyMonitor(0.9)
+    >>> r = mon.check([1, 0, 1, 1, 0, 1, 0, 1, 1, 1], [1, 0, 0, 1, 0, 1, 1, 1, 1, 0])
+    >>> r.accuracy, round(r.drop, 2), r.n
+    (0.7, 0.2, 10)
+    """
+
+    def __init__(self, baseline: float, *, alpha: float = 0.05) -> None:
+        if isinstance(baseline, bool) or not isinstance(baseline, int | float) or not (
+            0.0 < float(baseline) <= 1.0
+        ):
+            raise ConfigError(
+                f"the `baseline` parameter of AccuracyMonitor must be an accuracy in (0, 1]; "
+                f"got {baseline!r}"
+            )
+        if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not (
+            0.0 < float(alpha) < 1.0
+        ):
+            raise ConfigError(
+                f"the `alpha` parameter of AccuracyMonitor must be in (0, 1); got {alpha!r}"
+            )
+        self.baseline = float(baseline)
+        self.alpha = float(alpha)
+
+    def check(self, y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> AccuracyReport:
+        """Accuracy of ``y_pred`` against ``y_true``; pairs whose label is missing are left out."""
+        t = np.asarray(y_true, dtype=object).ravel()
+        p = np.asarray(y_pred, dtype=object).ravel()
+        if t.shape != p.shape:
+            raise DataError(
+                f"`y_true` and `y_pred` must have the same length; got {t.size} and {p.size}"
+            )
+        labelled = np.array([not _missing(v) for v in t], dtype=bool)
+        n = int(labelled.sum())
+        if n == 0:
+            raise InsufficientDataError(
+                "no labelled prediction in this window; accuracy needs at least one label"
+            )
+        correct = int(sum(_same(a, b) for a, b in zip(t[labelled], p[labelled], strict=True)))
+        acc = correct / n
+        lo, hi = wilson_interval(correct, n, self.alpha)
+        return AccuracyReport(
+            accuracy=acc,
+            drop=min(1.0, max(0.0, self.baseline - acc)),
+            ci_low=lo,
+            ci_high=hi,
+            n=n,
+            baseline=self.baseline,
+            alpha=self.alpha,
+        )
+
+
+def _missing(v: object) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, int | float | np.number) and isinstance(b, int | float | np.number):
+        return bool(float(a) == float(b))
+    return bool(a == b)
