@@ -9,7 +9,10 @@ keeps working::
     ├── DataError(SafehealError, ValueError)         input data has the wrong shape, type or content
     │   └── SchemaError(DataError)                   columns missing, added, or of the wrong kind
     ├── InsufficientDataError(DataError)             too few rows for the requested statistic
-    └── StateError(SafehealError, ValueError)        a State built from invalid numbers
+    ├── StateError(SafehealError, ValueError)        a State built from invalid numbers
+    ├── StoreError(SafehealError, RuntimeError)      the store is locked, gone or not migrated
+    ├── UnknownDecisionError(SafehealError, KeyError)  an outcome for a decision nobody made
+    └── DuplicateOutcomeError(SafehealError, ValueError)  a second outcome for one decision
 
 Messages name what was wrong, what was expected and what was given:
 
@@ -24,10 +27,13 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "DataError",
+    "DuplicateOutcomeError",
     "InsufficientDataError",
     "SafehealError",
     "SchemaError",
     "StateError",
+    "StoreError",
+    "UnknownDecisionError",
 ]
 
 
@@ -53,3 +59,18 @@ class InsufficientDataError(DataError):
 
 class StateError(SafehealError, ValueError):
     """A State was built from values outside their allowed ranges (NaN, negative, above 1)."""
+
+
+class StoreError(SafehealError, RuntimeError):
+    """The store cannot be opened or written (locked, gone, or a migration is missing)."""
+
+
+class UnknownDecisionError(SafehealError, KeyError):
+    """An outcome was reported for a decision id the policy or store does not know."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class DuplicateOutcomeError(SafehealError, ValueError):
+    """An outcome was reported twice for the same decision."""

@@ -1,5 +1,7 @@
-"""Value types shared by every stage of the loop: the State of a model for one window."""
+"""Value types shared by every stage of the loop: State, Action, Verdict, Decision, Outcome."""
 
+from safeheal.core.action import Action
+from safeheal.core.decision import Decision, Outcome, Source, Verdict
 from safeheal.core.state import State
 
-__all__ = ["State"]
+__all__ = ["Action", "Decision", "Outcome", "Source", "State", "Verdict"]
