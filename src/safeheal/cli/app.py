@@ -39,7 +39,9 @@ def _root(
 
 @app.command()
 def demo(
-    seed: Annotated[int, typer.Option(help="Seed for the data split, the model and the stream.")] = 7,
+    seed: Annotated[
+        int, typer.Option(help="Seed for the data split, the model and the stream.")
+    ] = 7,
     window: Annotated[int, typer.Option(min=50, help="Rows per monitoring window.")] = 300,
 ) -> None:
     """Train a model on a real data set, stream it with injected drift, and watch the signals."""

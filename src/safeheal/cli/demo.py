@@ -1,4 +1,4 @@
-"""`safeheal demo`: a model on real data, a stream with injected drift, the signals window by window.
+"""`safeheal demo`: a model on real data, a stream with injected drift, the signals per window.
 
 The stream is built from rows the model never saw:
 
@@ -60,7 +60,9 @@ def _windows(
     return out
 
 
-def run_demo(*, seed: int = 7, window: int = 300, console: Console | None = None) -> list[DemoWindow]:
+def run_demo(
+    *, seed: int = 7, window: int = 300, console: Console | None = None
+) -> list[DemoWindow]:
     """Run the demo and print it; returns the per-window results."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.model_selection import train_test_split
@@ -111,7 +113,9 @@ def run_demo(*, seed: int = 7, window: int = 300, console: Console | None = None
     console.print()
     for row in results:
         if row.findings:
-            console.print(f"[yellow]window {row.index} ({row.phase})[/yellow]: " + " ".join(row.findings))
+            console.print(
+                f"[yellow]window {row.index} ({row.phase})[/yellow]: " + " ".join(row.findings)
+            )
     console.print(
         f"Done in {time.perf_counter() - started:.1f} s. Healthy windows should show no finding; "
         "covariate shift shows drift in the inputs; concept drift shows an accuracy drop "

@@ -27,7 +27,7 @@ def is_frame(data: object) -> bool:
 class Columns:
     """A window split into its numeric block and its categorical columns.
 
-    ``numeric`` is ``(k_numeric, n)`` and C-contiguous (one row per feature), ready to sort in place.
+    ``numeric`` is ``(k_numeric, n)``, C-contiguous (one row per feature), ready to sort in place.
     ``present`` marks, per reference feature, whether the window had a usable column for it.
     """
 
@@ -106,7 +106,8 @@ def layout_of(
         if isinstance(c, str):
             if c not in names:
                 raise DataError(
-                    f"`categorical` names column {c!r}, which is not among the columns {list(names)}"
+                    f"`categorical` names column {c!r}, which is not among the columns "
+                    f"{list(names)}"
                 )
             is_cat[names.index(c)] = True
         elif isinstance(c, int | np.integer) and not isinstance(c, bool):
@@ -116,9 +117,7 @@ def layout_of(
                 )
             is_cat[int(c)] = True
         else:
-            raise DataError(
-                f"`categorical` entries must be column indices or names; got {c!r}"
-            )
+            raise DataError(f"`categorical` entries must be column indices or names; got {c!r}")
     return Layout(names, tuple(is_cat), from_frame)
 
 
@@ -146,6 +145,7 @@ def columns_of(data: object, layout: Layout, *, what: str, strict: bool) -> Colu
     extra: list[str] = []
     wrong: list[str] = []
     raw: list[npt.NDArray[Any] | None] = []
+    block: FloatArray | None = None
     if is_frame(data):
         frame: Any = data
         cols = [str(c) for c in frame.columns]
@@ -158,6 +158,8 @@ def columns_of(data: object, layout: Layout, *, what: str, strict: bool) -> Colu
         if strict and (missing or extra):
             raise SchemaError(f"`{what}` columns {cols} do not match {list(names)}")
         n_rows = len(frame)
+        if cols == list(names) and all(dt.kind in "fiub" for dt in frame.dtypes):
+            block = frame.to_numpy(dtype=np.float64)
         position = {c: i for i, c in enumerate(cols)}
         for n in names:
             if n in position:
@@ -177,12 +179,27 @@ def columns_of(data: object, layout: Layout, *, what: str, strict: bool) -> Colu
                 "Pass a DataFrame to let safeheal match columns by name."
             )
         n_rows = arr.shape[0]
+        if arr.dtype.kind in "fiub":
+            block = arr.astype(np.float64, copy=False)
         raw = [arr[:, i] for i in range(k)]
     if n_rows == 0:
         raise InsufficientDataError(f"`{what}` has 0 rows; expected at least 1")
 
     present = np.ones(k, dtype=bool)
     num_idx = layout.numeric_index
+    if block is not None and len(num_idx) == k:
+        # Fast path: one numeric block, transposed in compiled code.
+        from safeheal.signals._ks import transposed
+
+        return Columns(
+            numeric=transposed(block),
+            categorical=(),
+            n_rows=n_rows,
+            present=present,
+            missing_columns=(),
+            extra_columns=(),
+            wrong_type_columns=(),
+        )
     numeric = np.full((len(num_idx), n_rows), np.nan)
     for row, i in enumerate(num_idx):
         col = raw[i]

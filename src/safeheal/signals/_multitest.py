@@ -13,7 +13,7 @@ Each method gives, for a vector of p-values, which hypotheses are rejected at fa
 >>> r.rejected.tolist(), r.levels.round(4).tolist()
 ([True, False, False, False], [0.0125, 0.0167, 0.025, 0.05])
 >>> correct(np.array([0.001, 0.02, 0.04, 0.3]), 0.05, "bh").rejected.tolist()
-([True, True, True, False])
+[True, True, False, False]
 """
 
 from __future__ import annotations

@@ -68,15 +68,19 @@ class AccuracyMonitor:
     """
 
     def __init__(self, baseline: float, *, alpha: float = 0.05) -> None:
-        if isinstance(baseline, bool) or not isinstance(baseline, int | float) or not (
-            0.0 < float(baseline) <= 1.0
+        if (
+            isinstance(baseline, bool)
+            or not isinstance(baseline, int | float)
+            or not (0.0 < float(baseline) <= 1.0)
         ):
             raise ConfigError(
                 f"the `baseline` parameter of AccuracyMonitor must be an accuracy in (0, 1]; "
                 f"got {baseline!r}"
             )
-        if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not (
-            0.0 < float(alpha) < 1.0
+        if (
+            isinstance(alpha, bool)
+            or not isinstance(alpha, int | float)
+            or not (0.0 < float(alpha) < 1.0)
         ):
             raise ConfigError(
                 f"the `alpha` parameter of AccuracyMonitor must be in (0, 1); got {alpha!r}"

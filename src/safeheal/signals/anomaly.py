@@ -65,8 +65,10 @@ class AnomalyDetector:
         categorical: Sequence[int | str] | None = None,
         feature_names: Sequence[str] | None = None,
     ) -> None:
-        if isinstance(z, bool) or not isinstance(z, int | float) or not (
-            math.isfinite(z) and z > 0
+        if (
+            isinstance(z, bool)
+            or not isinstance(z, int | float)
+            or not (math.isfinite(z) and z > 0)
         ):
             raise ConfigError(f"the `z` parameter of AnomalyDetector must be > 0; got {z!r}")
         self.z = float(z)
@@ -76,11 +78,11 @@ class AnomalyDetector:
         x = cols.numeric
         if cols.n_rows < MIN_REFERENCE_ROWS:
             raise InsufficientDataError(
-                f"AnomalyDetector needs at least {MIN_REFERENCE_ROWS} reference rows to calibrate a "
-                f"{self.nominal_rate:.2%} false-alarm rate; got {cols.n_rows}"
+                f"AnomalyDetector needs at least {MIN_REFERENCE_ROWS} reference rows to "
+                f"calibrate a {self.nominal_rate:.2%} false-alarm rate; got {cols.n_rows}"
             )
         finite = np.isfinite(x)
-        self._always_finite = finite.all(axis=1)
+        self._always_finite: BoolArray = np.asarray(finite.all(axis=1), dtype=bool)
         with np.errstate(invalid="ignore"):
             xm = np.where(finite, x, np.nan)
             self._mean = np.nanmean(xm, axis=1)
@@ -116,7 +118,8 @@ class AnomalyDetector:
         cols = columns_of(current, self._layout, what="current", strict=False)
         x = cols.numeric
         by_score: BoolArray = self._scores(x) > self.threshold
-        nonfinite: BoolArray = ((~np.isfinite(x)) & self._always_finite[:, None]).any(axis=0)
+        bad = np.logical_and(~np.isfinite(x), self._always_finite[:, None])
+        nonfinite: BoolArray = np.asarray(bad.any(axis=0), dtype=bool)
         return by_score, nonfinite, cols.n_rows
 
     def flags(self, current: object) -> BoolArray:

@@ -13,6 +13,7 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -132,7 +133,7 @@ class DriftDetector:
         Names for the columns of an array reference (a DataFrame's own names are used otherwise).
 
     >>> import numpy as np
-    >>> rng = np.random.default_rng(0)
+    >>> rng = np.random.default_rng(5)
     >>> det = DriftDetector(rng.normal(size=(2000, 3)))
     >>> report = det.check(rng.normal(size=(1000, 3)) + [0.0, 0.0, 0.5])
     >>> report.drifted_features
@@ -188,7 +189,9 @@ class DriftDetector:
         self._cat_ref = tuple(_category_counts(c) for c in cols.categorical)
         constant = [
             self._layout.names[i]
-            for i, lo, hi in zip(self._layout.numeric_index, self._ref_min, self._ref_max, strict=True)
+            for i, lo, hi in zip(
+                self._layout.numeric_index, self._ref_min, self._ref_max, strict=True
+            )
             if lo == hi
         ]
         constant += [
@@ -246,11 +249,15 @@ class DriftDetector:
             n_tested[num_idx] = m
             en[num_idx] = np.where(ok, n, 0)
             below = np.array(
-                [np.searchsorted(cur[f, lo[f] : hi[f]], self._ref_min[f], "left") for f in range(len(num_idx))]
+                [
+                    np.searchsorted(cur[f, lo[f] : hi[f]], self._ref_min[f], "left")
+                    for f in range(len(num_idx))
+                ]
             )
             above = np.array(
                 [
-                    (hi[f] - lo[f]) - np.searchsorted(cur[f, lo[f] : hi[f]], self._ref_max[f], "right")
+                    (hi[f] - lo[f])
+                    - np.searchsorted(cur[f, lo[f] : hi[f]], self._ref_max[f], "right")
                     for f in range(len(num_idx))
                 ]
             )
@@ -274,9 +281,7 @@ class DriftDetector:
 
         corrected = correct(pval, self.alpha, self.correction)
         for f in np.flatnonzero(~np.isnan(corrected.levels) & ~_categorical_mask(lay)):
-            crit[f] = _ks.critical_value(
-                float(corrected.levels[f]), int(en[f]), int(n_tested[f])
-            )
+            crit[f] = _ks.critical_value(float(corrected.levels[f]), int(en[f]), int(n_tested[f]))
 
         quality = self._quality(cols, missing, nonfinite, out_of_range, unseen, n_tested)
         return DriftReport(
@@ -323,9 +328,13 @@ class DriftDetector:
             if cols.present[i] and n_tested[i] == 0:
                 problems.append(f"{name}: no finite value to test")
             if out_of_range[i] > 0.01:
-                problems.append(f"{name}: {out_of_range[i]:.1%} of values outside the reference range")
+                problems.append(
+                    f"{name}: {out_of_range[i]:.1%} of values outside the reference range"
+                )
             if unseen[i] > 0:
-                problems.append(f"{name}: {unseen[i]:.1%} of values are categories never seen before")
+                problems.append(
+                    f"{name}: {unseen[i]:.1%} of values are categories never seen before"
+                )
         return DataQuality(
             missing=missing,
             nonfinite=nonfinite,
@@ -343,6 +352,12 @@ def _categorical_mask(lay: Layout) -> BoolArray:
     return np.asarray(lay.is_categorical, dtype=bool)
 
 
+@cache
+def _pool() -> ThreadPoolExecutor:
+    """Threads for sorting (NumPy releases the GIL while it sorts), started once."""
+    return ThreadPoolExecutor(_THREADS, thread_name_prefix="safeheal-sort")
+
+
 def _sort_rows(a: FloatArray) -> None:
     """Sort each row of a (k, n) C-contiguous array in place, on every core for large inputs."""
     k = a.shape[0]
@@ -350,8 +365,7 @@ def _sort_rows(a: FloatArray) -> None:
         a.sort(axis=1)
         return
     chunks = np.array_split(np.arange(k), min(_THREADS, k))
-    with ThreadPoolExecutor(len(chunks)) as pool:
-        list(pool.map(lambda c: a[c[0] : c[-1] + 1].sort(axis=1), chunks))
+    list(_pool().map(lambda c: a[c[0] : c[-1] + 1].sort(axis=1), chunks))
 
 
 def _finite_bounds(a: FloatArray) -> tuple[IntArray, IntArray]:
@@ -368,7 +382,9 @@ def _finite_bounds(a: FloatArray) -> tuple[IntArray, IntArray]:
 
 def _nan_start(a: FloatArray) -> IntArray:
     """Per sorted row, the index of the first NaN (NaN sorts last)."""
-    return np.array([np.searchsorted(a[f], np.nan, "left") for f in range(a.shape[0])], dtype=np.int64)
+    return np.array(
+        [np.searchsorted(a[f], np.nan, "left") for f in range(a.shape[0])], dtype=np.int64
+    )
 
 
 def _is_missing(v: object) -> bool:
@@ -386,9 +402,7 @@ def _category_counts(values: npt.NDArray[Any]) -> dict[object, int]:
     return counts
 
 
-def _categorical_test(
-    ref: dict[object, int], cur: dict[object, int]
-) -> tuple[float, float, float]:
+def _categorical_test(ref: dict[object, int], cur: dict[object, int]) -> tuple[float, float, float]:
     """Total-variation distance, chi-square p-value, and the share of unseen categories."""
     from scipy.stats import chi2_contingency
 

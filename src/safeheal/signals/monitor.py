@@ -56,7 +56,8 @@ class WindowReport:
             )
         if self.latency_p95_ms is not None and self.latency_p95_ms > self.latency_slo_ms:
             out.append(
-                f"p95 latency {self.latency_p95_ms:.0f} ms is above the {self.latency_slo_ms:.0f} ms SLO."
+                f"p95 latency {self.latency_p95_ms:.0f} ms is above the "
+                f"{self.latency_slo_ms:.0f} ms SLO."
             )
         if self.errors:
             out.append(f"{self.errors} of {self.n_rows} requests failed.")
@@ -92,8 +93,10 @@ class Monitor:
         categorical: Sequence[int | str] | None = None,
         feature_names: Sequence[str] | None = None,
     ) -> None:
-        if isinstance(latency_slo_ms, bool) or not isinstance(latency_slo_ms, int | float) or not (
-            math.isfinite(latency_slo_ms) and latency_slo_ms > 0
+        if (
+            isinstance(latency_slo_ms, bool)
+            or not isinstance(latency_slo_ms, int | float)
+            or not (math.isfinite(latency_slo_ms) and latency_slo_ms > 0)
         ):
             raise ConfigError(
                 f"the `latency_slo_ms` parameter of Monitor must be > 0; got {latency_slo_ms!r}"
@@ -131,7 +134,9 @@ class Monitor:
         acc: AccuracyReport | None = None
         if y_true is not None:
             if y_pred is None:
-                raise DataError("`y_true` was given without `y_pred`; pass both to measure accuracy")
+                raise DataError(
+                    "`y_true` was given without `y_pred`; pass both to measure accuracy"
+                )
             t = np.asarray(y_true, dtype=object).ravel()
             if any(not (v is None or (isinstance(v, float) and math.isnan(v))) for v in t):
                 acc = self.accuracy.check(t, y_pred)
