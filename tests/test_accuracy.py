@@ -55,3 +55,15 @@ def test_bad_input() -> None:
         mon.check([1, 0, 1], [1, 0])
     with pytest.raises(InsufficientDataError, match="no labelled prediction"):
         mon.check([None, None], [1, 0])
+
+
+def test_numeric_and_object_labels_agree() -> None:
+    rng = np.random.default_rng(32)
+    y = rng.integers(0, 3, 500).astype(float)
+    pred = np.where(rng.random(500) < 0.7, y, (y + 1) % 3)
+    y[::10] = np.nan
+    mon = AccuracyMonitor(0.9)
+    fast = mon.check(y, pred)
+    slow = mon.check([None if np.isnan(v) else int(v) for v in y], [int(v) for v in pred])
+    assert (fast.accuracy, fast.n) == (slow.accuracy, slow.n)
+    assert fast.n == 450

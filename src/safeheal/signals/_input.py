@@ -159,7 +159,7 @@ def columns_of(data: object, layout: Layout, *, what: str, strict: bool) -> Colu
             raise SchemaError(f"`{what}` columns {cols} do not match {list(names)}")
         n_rows = len(frame)
         if cols == list(names) and all(dt.kind in "fiub" for dt in frame.dtypes):
-            block = frame.to_numpy(dtype=np.float64)
+            block = frame.to_numpy(dtype=np.float64, na_value=np.nan)
         position = {c: i for i, c in enumerate(cols)}
         for n in names:
             if n in position:

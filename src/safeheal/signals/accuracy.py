@@ -90,19 +90,26 @@ class AccuracyMonitor:
 
     def check(self, y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> AccuracyReport:
         """Accuracy of ``y_pred`` against ``y_true``; pairs whose label is missing are left out."""
-        t = np.asarray(y_true, dtype=object).ravel()
-        p = np.asarray(y_pred, dtype=object).ravel()
+        t = np.asarray(y_true).ravel()
+        p = np.asarray(y_pred).ravel()
         if t.shape != p.shape:
             raise DataError(
                 f"`y_true` and `y_pred` must have the same length; got {t.size} and {p.size}"
             )
-        labelled = np.array([not _missing(v) for v in t], dtype=bool)
-        n = int(labelled.sum())
+        if t.dtype.kind in "fiub" and p.dtype.kind in "fiub":
+            labelled = ~np.isnan(t) if t.dtype.kind == "f" else np.ones(t.shape, dtype=bool)
+            n = int(labelled.sum())
+            correct = int((t[labelled] == p[labelled]).sum())
+        else:
+            t = t.astype(object)
+            p = p.astype(object)
+            labelled = np.array([not _missing(v) for v in t], dtype=bool)
+            n = int(labelled.sum())
+            correct = int(sum(_same(a, b) for a, b in zip(t[labelled], p[labelled], strict=True)))
         if n == 0:
             raise InsufficientDataError(
                 "no labelled prediction in this window; accuracy needs at least one label"
             )
-        correct = int(sum(_same(a, b) for a, b in zip(t[labelled], p[labelled], strict=True)))
         acc = correct / n
         lo, hi = wilson_interval(correct, n, self.alpha)
         return AccuracyReport(
