@@ -46,7 +46,9 @@ def test_drop_is_clipped_and_labels_may_be_missing() -> None:
 
 
 def test_bad_input() -> None:
-    with pytest.raises(ConfigError, match=r"accuracy in \(0, 1\]; got 1.2"):
+    with pytest.raises(
+        ConfigError, match=r"`baseline` parameter of AccuracyMonitor must be in \(0, 1\]; got 1.2"
+    ):
         AccuracyMonitor(1.2)
     with pytest.raises(ConfigError, match=r"`alpha`.*got 0"):
         AccuracyMonitor(0.9, alpha=0)

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from safeheal.errors import ConfigError, DataError, InsufficientDataError
+from safeheal.core.validate import number_in
+from safeheal.errors import DataError, InsufficientDataError
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,25 +69,13 @@ class AccuracyMonitor:
     """
 
     def __init__(self, baseline: float, *, alpha: float = 0.05) -> None:
-        if (
-            isinstance(baseline, bool)
-            or not isinstance(baseline, int | float)
-            or not (0.0 < float(baseline) <= 1.0)
-        ):
-            raise ConfigError(
-                f"the `baseline` parameter of AccuracyMonitor must be an accuracy in (0, 1]; "
-                f"got {baseline!r}"
-            )
-        if (
-            isinstance(alpha, bool)
-            or not isinstance(alpha, int | float)
-            or not (0.0 < float(alpha) < 1.0)
-        ):
-            raise ConfigError(
-                f"the `alpha` parameter of AccuracyMonitor must be in (0, 1); got {alpha!r}"
-            )
-        self.baseline = float(baseline)
-        self.alpha = float(alpha)
+        owner = "AccuracyMonitor"
+        self.baseline = number_in(
+            baseline, name="baseline", owner=owner, low=0, high=1, low_open=True
+        )
+        self.alpha = number_in(
+            alpha, name="alpha", owner=owner, low=0, high=1, low_open=True, high_open=True
+        )
 
     def check(self, y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> AccuracyReport:
         """Accuracy of ``y_pred`` against ``y_true``; pairs whose label is missing are left out."""

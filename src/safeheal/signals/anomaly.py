@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from safeheal.errors import ConfigError, InsufficientDataError
+from safeheal.core.validate import number_in
+from safeheal.errors import InsufficientDataError
 from safeheal.signals._input import columns_of, layout_of
 
 FloatArray = npt.NDArray[np.float64]
@@ -65,13 +66,7 @@ class AnomalyDetector:
         categorical: Sequence[int | str] | None = None,
         feature_names: Sequence[str] | None = None,
     ) -> None:
-        if (
-            isinstance(z, bool)
-            or not isinstance(z, int | float)
-            or not (math.isfinite(z) and z > 0)
-        ):
-            raise ConfigError(f"the `z` parameter of AnomalyDetector must be > 0; got {z!r}")
-        self.z = float(z)
+        self.z = number_in(z, name="z", owner="AnomalyDetector", low=0, low_open=True)
         self.nominal_rate = math.erfc(self.z / math.sqrt(2.0))
         self._layout = layout_of(reference, categorical=categorical, feature_names=feature_names)
         cols = columns_of(reference, self._layout, what="reference", strict=True)

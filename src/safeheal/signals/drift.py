@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from safeheal.core.validate import number_in
 from safeheal.errors import ConfigError, InsufficientDataError
 from safeheal.signals import _ks
-from safeheal.signals._input import Layout, columns_of, layout_of
+from safeheal.signals._input import Columns, Layout, columns_of, layout_of
 from safeheal.signals._multitest import CORRECTIONS, Correction, correct
 
 FloatArray = npt.NDArray[np.float64]
@@ -151,10 +152,9 @@ class DriftDetector:
         categorical: Sequence[int | str] | None = None,
         feature_names: Sequence[str] | None = None,
     ) -> None:
-        if not isinstance(alpha, int | float) or not 0.0 < float(alpha) < 1.0:
-            raise ConfigError(
-                f"the `alpha` parameter of DriftDetector must be in (0, 1); got {alpha!r}"
-            )
+        alpha = number_in(
+            alpha, name="alpha", owner="DriftDetector", low=0, high=1, low_open=True, high_open=True
+        )
         if correction not in CORRECTIONS:
             raise ConfigError(
                 f"the `correction` parameter of DriftDetector must be one of "
@@ -302,7 +302,7 @@ class DriftDetector:
 
     def _quality(
         self,
-        cols: Any,
+        cols: Columns,
         missing: IntArray,
         nonfinite: IntArray,
         out_of_range: FloatArray,

@@ -10,7 +10,8 @@ import numpy as np
 import numpy.typing as npt
 
 from safeheal.core.state import State
-from safeheal.errors import ConfigError, DataError
+from safeheal.core.validate import number_in
+from safeheal.errors import DataError
 from safeheal.signals._multitest import Correction
 from safeheal.signals.accuracy import AccuracyMonitor, AccuracyReport
 from safeheal.signals.anomaly import AnomalyDetector, AnomalyReport
@@ -93,15 +94,9 @@ class Monitor:
         categorical: Sequence[int | str] | None = None,
         feature_names: Sequence[str] | None = None,
     ) -> None:
-        if (
-            isinstance(latency_slo_ms, bool)
-            or not isinstance(latency_slo_ms, int | float)
-            or not (math.isfinite(latency_slo_ms) and latency_slo_ms > 0)
-        ):
-            raise ConfigError(
-                f"the `latency_slo_ms` parameter of Monitor must be > 0; got {latency_slo_ms!r}"
-            )
-        self.latency_slo_ms = float(latency_slo_ms)
+        self.latency_slo_ms = number_in(
+            latency_slo_ms, name="latency_slo_ms", owner="Monitor", low=0, low_open=True
+        )
         self.drift = DriftDetector(
             reference,
             alpha=alpha,
