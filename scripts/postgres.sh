@@ -2,11 +2,12 @@
 # A throwaway PostgreSQL server on loopback for the store's conformance tests.
 #
 #   eval "$(scripts/postgres.sh start)"   # install if needed, start, export SAFEHEAL_TEST_POSTGRES_URL
-#   scripts/postgres.sh stop              # stop it and delete its data
+#   scripts/postgres.sh stop              # stop it and delete its data (silent, idempotent)
 #   scripts/postgres.sh status            # say whether it runs (exit 0) or not (exit 3)
 #
 # `start` prints only the export line on stdout (everything else goes to stderr), and is idempotent:
-# when the server in $SAFEHEAL_PG_DIR already runs it prints the same line again.
+# when the server in $SAFEHEAL_PG_DIR already runs it prints the same line again. When
+# SAFEHEAL_TEST_POSTGRES_URL already names a server of your own, `start` keeps it and starts nothing.
 # PostgreSQL comes from Debian's packages (apt-get, needs root). The cluster lives in
 # $SAFEHEAL_PG_DIR (default /tmp/safeheal-postgres), listens only on 127.0.0.1 on a free port,
 # runs as the `postgres` user when started by root (initdb refuses root), and trades durability for
@@ -20,6 +21,9 @@ DB_USER="safeheal"
 DB_NAME="safeheal_test"
 
 say() { echo "postgres.sh: $*" >&2; }
+
+# The line for the caller's eval, single-quoted so that any shell reads the URL verbatim.
+emit() { printf "export SAFEHEAL_TEST_POSTGRES_URL='%s'\n" "${1//\'/\'\\\'\'}"; }
 die() { say "$*"; exit 1; }
 
 find_bindir() {
@@ -45,7 +49,7 @@ install_postgres() {
     if [[ "$(id -u)" != 0 ]]; then
         die "PostgreSQL (initdb, pg_ctl) is not installed and installing it needs root: run" \
             "'sudo apt-get install postgresql' (Debian/Ubuntu), or set SAFEHEAL_TEST_POSTGRES_URL" \
-            "to a PostgreSQL database you can create schemas in"
+            "to a PostgreSQL database you may create schemas in, and this script will use it"
     fi
     command -v apt-get >/dev/null 2>&1 \
         || die "PostgreSQL is not installed and this is not a Debian-like system (no apt-get)"
@@ -79,8 +83,13 @@ free_port() {
     die "no free TCP port found on 127.0.0.1 between 54329 and 54429"
 }
 
+# Running, and answering on the port we recorded (a stale pid file may name a reused pid).
 is_running() {
-    [[ -f "$DATA/postmaster.pid" && -f "$STATE" ]] && as_owner "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1
+    [[ -f "$DATA/postmaster.pid" && -f "$STATE" ]] || return 1
+    as_owner "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1 || return 1
+    local port
+    port="$(sed -E 's#.*:([0-9]+)/[^/]*$#\1#' "$STATE")"
+    "$BIN/pg_isready" -q -h 127.0.0.1 -p "$port" -t 5
 }
 
 setup_owner() {
@@ -92,11 +101,16 @@ setup_owner() {
 }
 
 start() {
+    if [[ -n "${SAFEHEAL_TEST_POSTGRES_URL:-}" && ! -f "$STATE" ]]; then
+        say "using the server already named by SAFEHEAL_TEST_POSTGRES_URL"
+        emit "$SAFEHEAL_TEST_POSTGRES_URL"
+        return 0
+    fi
     BIN="$(find_bindir)" || { install_postgres; BIN="$(find_bindir)" || die "PostgreSQL installed but initdb not found"; }
     setup_owner
     if is_running; then
         say "already running ($DATA)"
-        echo "export SAFEHEAL_TEST_POSTGRES_URL=$(cat "$STATE")"
+        emit "$(cat "$STATE")"
         return 0
     fi
     # A stale directory (crashed run, reboot): clear it and start afresh.
@@ -132,12 +146,12 @@ start() {
     url="postgresql+psycopg://$DB_USER:$password@127.0.0.1:$port/$DB_NAME"
     printf '%s\n' "$url" > "$STATE"
     chmod 600 "$STATE"
-    echo "export SAFEHEAL_TEST_POSTGRES_URL=$url"
+    emit "$url"
 }
 
+# Quiet on success: it runs after the test runner, whose closing line should stay the last one.
 stop() {
     if [[ ! -d "$PG_DIR" ]]; then
-        say "not running"
         return 0
     fi
     BIN="$(find_bindir)" || { rm -rf "$PG_DIR"; return 0; }
@@ -147,7 +161,6 @@ stop() {
             || as_owner "$BIN/pg_ctl" -D "$DATA" -m immediate stop >/dev/null 2>&1 || true
     fi
     rm -rf "$PG_DIR"
-    say "stopped"
 }
 
 status() {
