@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from safeheal.core import Action, Decision, State, Verdict
+from safeheal.core import Action, Decision, Posterior, State, Verdict
 from safeheal.errors import ConfigError, StoreError
-from safeheal.policy.protocols import Posterior
 from safeheal.store import STORE_URL_ENV, SqlStore, default_store_url, open_store
 
 STORE_SOURCE = Path(__file__).resolve().parents[1] / "src" / "safeheal" / "store"
@@ -183,7 +182,7 @@ def test_an_unreachable_postgres_server_is_a_clear_error_with_the_password_maske
 
 def test_the_store_imports_only_the_core_value_types() -> None:
     """design.md 1: the store knows the schema, not the loop."""
-    allowed = ("safeheal.core", "safeheal.errors", "safeheal.policy.protocols", "safeheal.store")
+    allowed = ("safeheal.core", "safeheal.errors", "safeheal.store")
     for source in STORE_SOURCE.rglob("*.py"):
         for node in ast.walk(ast.parse(source.read_text(), str(source))):
             names: list[str] = []

@@ -147,3 +147,25 @@ class Outcome:
     #: Measured cost C(a) in [0, 1], if known.
     cost: float | None = None
     at: datetime = field(default_factory=_now)
+
+
+@dataclass(frozen=True, slots=True)
+class Posterior:
+    """Beta(alpha, beta) posterior of one action's success in one context bucket."""
+
+    context: str
+    action: str  # Action name
+    alpha: float
+    beta: float
+
+
+@dataclass(frozen=True, slots=True)
+class CostEstimate:
+    """Running estimate of one action's normalised cost terms, each in [0, 1]."""
+
+    action: str  # Action name
+    compute: float
+    risk: float
+    downtime: float
+    #: Number of measurements folded into the estimate (0: the configured default).
+    n: int = 0

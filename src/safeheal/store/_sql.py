@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, exc, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from safeheal.core.decision import Decision, Outcome
+from safeheal.core.decision import CostEstimate, Decision, Outcome, Posterior
 from safeheal.errors import (
     ConfigError,
     DataError,
@@ -22,7 +22,6 @@ from safeheal.errors import (
     StoreError,
     UnknownDecisionError,
 )
-from safeheal.policy.protocols import CostEstimate, Posterior
 from safeheal.store import _engine, _migrate
 from safeheal.store._engine import Backend, Target
 from safeheal.store._schema import (
@@ -95,7 +94,7 @@ def open_store(
     busy timeout, PostgreSQL's ``lock_timeout``).
 
     >>> from safeheal.core import Action, Decision, Outcome, State, Verdict
-    >>> from safeheal.policy.protocols import Posterior
+    >>> from safeheal.core import Posterior
     >>> store = open_store(":memory:")
     >>> verdict = Verdict(None, frozenset({Action.NO_OP}), "healthy", ("all signals below limits",))
     >>> d = Decision(action=Action.NO_OP, verdict=verdict, safe_set=verdict.permitted,
