@@ -32,6 +32,7 @@ from safeheal.policy import (
     Rule,
     SafetyEnvelope,
     SLAGuard,
+    ThompsonBandit,
 )
 from safeheal.signals import (
     AccuracyMonitor,
@@ -84,6 +85,7 @@ __all__ = [
     "State",
     "StateError",
     "StoreError",
+    "ThompsonBandit",
     "UnknownDecisionError",
     "Verdict",
     "WindowReport",

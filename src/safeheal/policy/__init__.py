@@ -4,6 +4,7 @@ Pure computation: no I/O. Persistence reaches the policy through :class:`Posteri
 ``safeheal.store`` implements.
 """
 
+from safeheal.policy._bandit import Choice, ThompsonBandit, argmax_probabilities
 from safeheal.policy._costs import CostModel, CostTerms, CostWeights
 from safeheal.policy._envelope import Condition, RiskHigh, Rule, SafetyEnvelope, paper_rules
 from safeheal.policy._sla import ActionEffect, SLAGuard, SLAWeights
@@ -11,6 +12,7 @@ from safeheal.policy.protocols import CostEstimate, Posterior, PosteriorStore
 
 __all__ = [
     "ActionEffect",
+    "Choice",
     "Condition",
     "CostEstimate",
     "CostModel",
@@ -23,5 +25,7 @@ __all__ = [
     "SLAGuard",
     "SLAWeights",
     "SafetyEnvelope",
+    "ThompsonBandit",
+    "argmax_probabilities",
     "paper_rules",
 ]
