@@ -22,6 +22,7 @@ FALLBACK. That is the paper's rule, not a bug of this mode.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
@@ -140,8 +141,9 @@ class HybridPolicy:
         self.max_pending = max_pending
         self._clock = clock if clock is not None else _now
         self._ordered: dict[frozenset[Action], tuple[Action, ...]] = {}
-        self._open: dict[str, tuple[str, Action, Action | None]] = {}
-        self._closed: dict[str, None] = {}
+        # FIFO-bounded (OrderedDict pops its oldest entry in O(1); a dict would not)
+        self._open: OrderedDict[str, tuple[str, Action, Action | None]] = OrderedDict()
+        self._closed: OrderedDict[str, None] = OrderedDict()
         self._check_coverage()
         if store is not None:
             self.bandit.load(store.load_posteriors())
@@ -191,22 +193,25 @@ class HybridPolicy:
             raise StateError(f"decide() needs a safeheal.State; got {type(state).__name__}")
         verdict = self.envelope.assess(state)
         context = self.contexts.bucket(state, verdict.zone)
-        permitted = self._order(verdict.permitted)
         reasons = list(verdict.reasons)
         if self.mode == "hybrid":
-            action, source, safe, propensity, draws, considered = self._hybrid(
-                state, verdict, context, permitted, reasons
-            )
-        else:
-            action, source, safe, propensity, draws, considered = self._paper(
-                state, verdict, context, permitted, reasons
-            )
-        score = self.sla.score
-        cost = self.costs.cost
-        if action not in considered:  # ESCALATE from an empty permitted set
-            considered = (*considered, action)
+            considered = self._order(verdict.permitted)
+        else:  # the paper's A_safe = π_det(x) ∪ {NO_OP} may lie outside the permitted set
+            considered = self._order(verdict.permitted | {Action.NO_OP})
+        score, cost = self.sla.score, self.costs.cost
         scores = {a: score(state, a) for a in considered}
         costs = {a: cost(a) for a in considered}
+        if self.mode == "hybrid":
+            action, source, safe, propensity, draws = self._hybrid(
+                verdict, context, considered, scores, costs, reasons
+            )
+        else:
+            action, source, safe, propensity, draws = self._paper(
+                state, verdict, context, costs, reasons
+            )
+        if action not in scores:  # ESCALATE from an empty permitted set
+            scores[action] = score(state, action)
+            costs[action] = cost(action)
         p = self.bandit.mean(context, action, verdict.default)
         impact = self.impact.estimate(state, action, p_success=p, cost=costs[action])
         decision = Decision(
@@ -239,79 +244,69 @@ class HybridPolicy:
 
     def _hybrid(
         self,
-        state: State,
         verdict: Verdict,
         context: str,
         permitted: tuple[Action, ...],
+        scores: dict[Action, float],
+        costs: dict[Action, float],
         reasons: list[str],
-    ) -> tuple[Action, Source, frozenset[Action], float, dict[Action, float], tuple[Action, ...]]:
+    ) -> tuple[Action, Source, frozenset[Action], float, dict[Action, float]]:
         if verdict.mandatory is not None:
             action = verdict.mandatory
             reasons.append(f"{action.name} is mandatory in the {verdict.zone} zone")
-            return action, "envelope", frozenset((action,)), 1.0, {}, permitted
-        score = self.sla.score
+            return action, "envelope", frozenset((action,)), 1.0, {}
         threshold = self.sla.threshold
         safe: list[Action] = []
         for a in permitted:
-            s = score(state, a)
-            if s >= threshold:
+            if scores[a] >= threshold:
                 safe.append(a)
             else:
                 reasons.append(
-                    f"SLA guard removed {a.name}: predicted SLA score {s:.3f} < {threshold:.2f}"
+                    f"SLA guard removed {a.name}: predicted SLA score {scores[a]:.3f} "
+                    f"< {threshold:.2f}"
                 )
         if safe:
-            action, propensity, draws = self._learn(context, tuple(safe), verdict.default, reasons)
-            return action, "bandit", frozenset(safe), propensity, draws, permitted
-        action = self._last_resort(state, verdict, permitted)
+            safe_t = tuple(safe)
+            action, propensity, draws = self._learn(
+                context, safe_t, costs, verdict.default, reasons
+            )
+            return action, "bandit", frozenset(safe_t), propensity, draws
+        action = self._last_resort(verdict, permitted, scores, costs)
         reasons.append(
             f"no permitted action passes the SLA guard; {action.name} is the "
             + ("mandatory action" if action is verdict.mandatory else "safest permitted action")
         )
-        return action, "fallback-of-last-resort", frozenset(), 1.0, {}, permitted
+        return action, "fallback-of-last-resort", frozenset(), 1.0, {}
 
     def _paper(
         self,
         state: State,
         verdict: Verdict,
         context: str,
-        permitted: tuple[Action, ...],
+        costs: dict[Action, float],
         reasons: list[str],
-    ) -> tuple[Action, Source, frozenset[Action], float, dict[Action, float], tuple[Action, ...]]:
+    ) -> tuple[Action, Source, frozenset[Action], float, dict[Action, float]]:
         det = verdict.mandatory if verdict.mandatory is not None else verdict.default
         if det is not None and self.risk_high(state):
             reasons.append(f"paper mode: π_det(x) = {det.name} and risk_high(x) holds")
-            return (
-                det,
-                "envelope",
-                frozenset((det,)),
-                1.0,
-                {},
-                self._order(verdict.permitted | {det}),
-            )
+            return det, "envelope", frozenset((det,)), 1.0, {}
         a_safe = self._order(frozenset((Action.NO_OP,) if det is None else (det, Action.NO_OP)))
-        reasons.append(
-            "paper mode: π_learn over A_safe = π_det(x) ∪ {NO_OP} = "
-            + "{"
-            + ", ".join(a.name for a in a_safe)
-            + "}"
-        )
-        action, propensity, draws = self._learn(context, a_safe, verdict.default, reasons)
-        considered = self._order(verdict.permitted | frozenset(a_safe))
-        return action, "bandit", frozenset(a_safe), propensity, draws, considered
+        names = ", ".join(a.name for a in a_safe)
+        reasons.append(f"paper mode: π_learn over A_safe = π_det(x) ∪ {{NO_OP}} = {{{names}}}")
+        action, propensity, draws = self._learn(context, a_safe, costs, verdict.default, reasons)
+        return action, "bandit", frozenset(a_safe), propensity, draws
 
     def _learn(
         self,
         context: str,
         safe: tuple[Action, ...],
+        costs: dict[Action, float],
         default: Action | None,
         reasons: list[str],
     ) -> tuple[Action, float, dict[Action, float]]:
         if len(safe) == 1:
             reasons.append(f"{safe[0].name} is the only action left to choose")
             return safe[0], 1.0, {}
-        cost = self.costs.cost
-        costs = {a: cost(a) for a in safe}
         bandit = self.bandit
         choice = bandit._choose(context, safe, costs, default)
         a = choice.action
@@ -323,13 +318,18 @@ class HybridPolicy:
         )
         return a, propensity, choice.draws
 
-    def _last_resort(self, state: State, verdict: Verdict, permitted: tuple[Action, ...]) -> Action:
+    @staticmethod
+    def _last_resort(
+        verdict: Verdict,
+        permitted: tuple[Action, ...],
+        scores: dict[Action, float],
+        costs: dict[Action, float],
+    ) -> Action:
         if verdict.mandatory is not None:
             return verdict.mandatory
         if not permitted:
             return Action.ESCALATE
-        score, cost = self.sla.score, self.costs.cost
-        return max(permitted, key=lambda a: (score(state, a), -cost(a), -rank(a)))
+        return max(permitted, key=lambda a: (scores[a], -costs[a], -rank(a)))
 
     # --- learning ------------------------------------------------------------------------------
     def update(
@@ -380,7 +380,7 @@ class HybridPolicy:
             del self._open[decision.id]
             self._closed[decision.id] = None
             if len(self._closed) > self.max_pending:
-                del self._closed[next(iter(self._closed))]
+                self._closed.popitem(last=False)
         self.bandit.set_posterior(posterior)
         if estimate is not None:
             self.costs.set_estimate(estimate)
@@ -389,7 +389,7 @@ class HybridPolicy:
     def _remember(self, decision_id: str, rec: tuple[str, Action, Action | None]) -> None:
         self._open[decision_id] = rec
         if len(self._open) > self.max_pending:
-            del self._open[next(iter(self._open))]
+            self._open.popitem(last=False)
 
     def __repr__(self) -> str:
         return (
