@@ -1,32 +1,81 @@
-"""Hypothesis strategies for safeheal's value types, shared by the test modules."""
+"""Hypothesis strategies shared by the tests, and the settings property tests run with."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from safeheal.core import Action, Decision, State, Verdict
+
+#: Deterministic (fixed seed), no deadline: timings belong in benchmarks/.
+PROPERTY = settings(max_examples=300, deadline=None, derandomize=True)
+
+#: Every threshold of the paper's envelope, risk_high and the SLOs.
+THRESHOLDS = (0.0, 0.03, 0.05, 0.10, 0.15, 0.20, 0.25, 1.0)
+_EPS = 1e-9
+
+
+def _near(t: float) -> st.SearchStrategy[float]:
+    return st.sampled_from(sorted({t, min(1.0, t + _EPS), max(0.0, t - _EPS)}))
+
+
+def unit() -> st.SearchStrategy[float]:
+    """A number in [0, 1], biased towards the envelope's thresholds and the small values."""
+    return st.one_of(
+        st.sampled_from(THRESHOLDS).flatmap(_near),
+        st.floats(0.0, 0.3),
+        st.floats(0.0, 1.0),
+    )
+
+
+def latency_ratio() -> st.SearchStrategy[float]:
+    """p95 latency / SLO: mostly within the SLO, sometimes beyond, often at the edge."""
+    return st.one_of(
+        st.sampled_from([0.0, 1.0 - _EPS, 1.0, 1.0 + _EPS]),
+        st.floats(0.0, 1.0),
+        st.floats(0.0, 5.0),
+    )
+
+
+def states() -> st.SearchStrategy[State]:
+    """Any valid State."""
+    return st.builds(
+        State,
+        drift=unit(),
+        accuracy_drop=unit(),
+        anomaly_rate=unit(),
+        latency_ratio=latency_ratio(),
+        error_rate=unit(),
+    )
+
+
+def calm_states() -> st.SearchStrategy[State]:
+    """States that are not critical (so the bandit and the SLA guard get to act)."""
+    small = st.one_of(st.sampled_from(THRESHOLDS[:6]).flatmap(_near), st.floats(0.0, 0.2))
+    return st.builds(
+        State,
+        drift=small,
+        accuracy_drop=small,
+        anomaly_rate=st.floats(0.0, 0.05),
+        latency_ratio=st.floats(0.0, 1.0),
+        error_rate=st.floats(0.0, 0.05),
+    )
+
+
+# -- decisions, as the store keeps them --------------------------------------------------------
 
 #: The paper's five actions (registered extras would make examples depend on test order).
 PAPER_ACTIONS = (Action.NO_OP, Action.FALLBACK, Action.ROLLBACK, Action.RETRAIN, Action.ESCALATE)
 
 actions = st.sampled_from(PAPER_ACTIONS)
-unit = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
+probability = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
 finite = st.floats(allow_nan=False, allow_infinity=False)
 
 #: Text a database keeps verbatim: no NUL (PostgreSQL refuses it) and no lone surrogates.
 words = st.text(
     alphabet=st.characters(codec="utf-8", exclude_characters="\x00"), min_size=0, max_size=24
-)
-
-states = st.builds(
-    State,
-    drift=unit,
-    accuracy_drop=unit,
-    anomaly_rate=unit,
-    latency_ratio=st.floats(min_value=0.0, max_value=1e6, allow_nan=False),
-    error_rate=unit,
 )
 
 times = st.datetimes(
@@ -59,10 +108,10 @@ def decisions(draw: st.DrawFn) -> Decision:
         verdict=verdict,
         safe_set=safe_set,
         source=draw(st.sampled_from(["envelope", "bandit", "fallback-of-last-resort"])),
-        propensity=draw(unit),
+        propensity=draw(probability),
         scores=draw(per_action),
         reasons=tuple(draw(st.lists(words, max_size=3))),
-        state=draw(states),
+        state=draw(states()),
         context=draw(words),
         draws=draw(st.just({}) | per_action),
         costs=draw(per_action),
