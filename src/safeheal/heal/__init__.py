@@ -34,7 +34,6 @@ from safeheal.heal._canary import (
 from safeheal.heal._mlflow import MlflowRegistry
 from safeheal.heal._registry import (
     ROLES,
-    Clock,
     ModelRegistry,
     ModelVersion,
     Role,
@@ -50,7 +49,6 @@ __all__ = [
     "CanaryPhase",
     "CanaryPlan",
     "CanaryState",
-    "Clock",
     "Counters",
     "Judge",
     "Judgement",

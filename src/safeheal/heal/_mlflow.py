@@ -207,11 +207,10 @@ class MlflowRegistry:
         if exp is None:
             try:
                 return self._client.create_experiment(name, artifact_location=artifact_location)
-            except MlflowException as exc:  # created meanwhile by another process
+            except MlflowException:  # perhaps created meanwhile by another process
                 exp = self._client.get_experiment_by_name(name)
                 if exp is None:
                     raise
-                del exc
         if exp.lifecycle_stage != "active":
             raise RegistryError(
                 f"the MLflow experiment {name!r} is deleted; restore it or pick another "
