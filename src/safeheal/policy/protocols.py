@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from safeheal.core.decision import CostEstimate, Decision, Outcome, Posterior
+from safeheal.core.decision import CostEstimate, Decision, Outcome, Posterior, PosteriorUpdate
 
-__all__ = ["CostEstimate", "Posterior", "PosteriorStore"]
+__all__ = ["CostEstimate", "Posterior", "PosteriorStore", "PosteriorUpdate"]
 
 
 @runtime_checkable
