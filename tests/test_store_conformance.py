@@ -36,6 +36,7 @@ from safeheal.errors import (
     StoreError,
     UnknownDecisionError,
 )
+from safeheal.policy import HybridPolicy
 from safeheal.policy.protocols import CostEstimate, Posterior, PosteriorStore, PosteriorUpdate
 from safeheal.store import SqlStore, open_store
 from safeheal.store._migrate import head_revision
@@ -548,6 +549,110 @@ def test_concurrent_writers_do_not_corrupt(location: str) -> None:
         if a.backend == "sqlite":
             with a._engine.connect() as conn:
                 assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+
+
+# -- no lost updates: each outcome is added to the posterior in the store's transaction ------------
+
+
+def test_two_stores_interleaving_on_one_pair_lose_no_update(location: str) -> None:
+    """Two writers (two processes' stores) on one (context, action), each passing the posterior it
+    last saw as its prior: every outcome counts, and the first writer's prior starts the pair."""
+    pattern = [True, False, True, True, False, True, False, False, True, True, True]
+    with open_store(location) as a, open_store(location) as b:
+        writers = {"a": a, "b": b}
+        memory = {"a": (3.0, 1.0), "b": (1.0, 1.0)}  # a warm-started its copy; b did not
+        for i, success in enumerate(pattern):
+            name = "ab"[i % 2]
+            writer = writers[name]
+            d = make_decision()
+            writer.record_decision(d, model=name)
+            update = update_of(success, prior=memory[name])
+            stored = writer.record_outcome(outcome_of(d, success), update, None)
+            assert stored is not None
+            memory[name] = (stored.alpha, stored.beta)
+        wins = sum(pattern)
+        expected = [Posterior("drifting/high", "RETRAIN", 3.0 + wins, 1.0 + len(pattern) - wins)]
+        assert a.load_posteriors() == expected
+        assert b.load_posteriors() == expected
+        assert memory["ab"[(len(pattern) - 1) % 2]] == (expected[0].alpha, expected[0].beta)
+
+
+def test_two_stores_in_threads_lose_no_update(location: str) -> None:
+    per_writer = 50
+    errors: list[BaseException] = []
+    seen: dict[str, list[Posterior]] = {}
+
+    def write(store: SqlStore, name: str, wins: Callable[[int], bool]) -> None:
+        try:
+            memory = (1.0, 1.0)
+            seen[name] = []
+            for i in range(per_writer):
+                d = make_decision()
+                store.record_decision(d, model=name)
+                success = wins(i)
+                stored = store.record_outcome(
+                    outcome_of(d, success), update_of(success, prior=memory), None
+                )
+                assert stored is not None
+                memory = (stored.alpha, stored.beta)
+                seen[name].append(stored)
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    def a_wins(i: int) -> bool:
+        return i % 3 != 0
+
+    def b_wins(i: int) -> bool:
+        return i % 2 == 0
+
+    with open_store(location) as a, open_store(location) as b:
+        threads = [
+            threading.Thread(target=write, args=(a, "a", a_wins)),
+            threading.Thread(target=write, args=(b, "b", b_wins)),
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        wins = sum(map(a_wins, range(per_writer))) + sum(map(b_wins, range(per_writer)))
+        losses = 2 * per_writer - wins
+        final = Posterior("drifting/high", "RETRAIN", 1.0 + wins, 1.0 + losses)
+        assert a.load_posteriors() == [final]
+        assert b.load_posteriors() == [final]
+        # The updates were applied one after the other: the k-th saw k outcomes in the pair.
+        totals = sorted(p.alpha + p.beta for name in "ab" for p in seen[name])
+        assert totals == [2.0 + k for k in range(1, 2 * per_writer + 1)]
+        assert final in seen["a"] + seen["b"]
+
+
+CRITICAL = State(drift=0.3, accuracy_drop=0.0, anomaly_rate=0.0)
+
+
+def test_a_policy_adopts_the_posterior_other_policies_stored(location: str) -> None:
+    with open_store(location) as a_store, open_store(location) as b_store:
+        first = HybridPolicy(store=a_store, seed=1, model="churn")
+        second = HybridPolicy(store=b_store, seed=2, model="fraud")
+        d1, d2 = first.decide(CRITICAL), second.decide(CRITICAL)
+        context, action, default = d2.context, d2.action, d2.verdict.default
+        assert (d1.context, d1.action) == (context, action)  # FALLBACK is mandatory there
+        a0, b0 = second.bandit.params(context, action, default)  # the prior, with warm start
+        assert first.bandit.params(context, action, default) == (a0, b0)
+
+        first.update(d1, True)
+        first.update(first.decide(CRITICAL), True)
+        assert second.bandit.params(context, action, default) == (a0, b0)  # not seen yet
+        second.update(d2, False)
+        both = Posterior(context, action.name, a0 + 2, b0 + 1)
+        assert second.bandit.posterior(context, action, default) == both
+        assert a_store.load_posteriors() == [both]
+
+        # and the first policy catches up with the second's outcome on its next update
+        first.update(first.decide(CRITICAL), False)
+        stored = Posterior(context, action.name, a0 + 2, b0 + 2)
+        assert first.bandit.posterior(context, action, default) == stored
+        assert b_store.load_posteriors() == [stored]
+        assert second.bandit.posterior(context, action, default) == both  # until it updates
 
 
 def test_a_locked_store_is_a_clear_error_and_nothing_is_written(
