@@ -670,6 +670,21 @@ def test_a_webhook_that_is_down_is_recorded_not_raised(
     assert router.arms(name) == (Arm(2, 100.0),)  # the service still moved to safety
 
 
+def test_a_notifier_that_breaks_its_contract_is_recorded_not_raised(
+    world: World, router: InMemoryRouter
+) -> None:
+    class Broken:
+        def notify(self, payload: Any) -> None:
+            raise KeyError("token")
+
+    name = deploy(world, router)
+    result = run(context(world, router, name, Action.ESCALATE, notifier=Broken()))
+    assert result.escalation_id is not None
+    stored = world.store.get_escalation(result.escalation_id)
+    assert stored.notify_error is not None
+    assert "failed: KeyError" in stored.notify_error
+
+
 def test_escalate_without_a_webhook_is_recorded(world: World, router: InMemoryRouter) -> None:
     name = deploy(world, router)
     result = run(context(world, router, name, Action.ESCALATE))

@@ -185,7 +185,7 @@ class EscalateExecutor:
        unhealthy, else the last known-good version, else leave the traffic as it is.
     2. POST a JSON payload (escalation id, model, decision id, state, reasons, what the service
        is on meanwhile) to the notifier: the context's, else ``[escalation] webhook_url``.
-       A notifier that fails is recorded (``notify_error``), never raised.
+       A notifier that fails (whatever it raises) is recorded (``notify_error``), never raised.
     3. Record the escalation, ``pending``, in the context's escalation store (required). A human
        answers it with :func:`approve`.
     """
@@ -230,6 +230,8 @@ class EscalateExecutor:
                 notifier.notify(payload)
             except NotifyError as exc:
                 notify_error = str(exc)
+            except Exception as exc:  # a notifier breaking its contract must not lose the record
+                notify_error = f"the notifier {notifier!r} failed: {type(exc).__name__}: {exc}"
         store.record_escalation(
             Escalation(
                 id=escalation_id,
