@@ -25,6 +25,23 @@ value fails when the file is loaded with a :class:`~safeheal.errors.ConfigError`
     mode = "hybrid"                # or "paper"
     seed = 7
 
+    [retrain]                      # the RETRAIN action
+    training_function = "mypkg.train:fit"   # module:function(X, y) -> fitted estimator
+    time_limit_seconds = 600
+    holdout_fraction = 0.3         # recent rows held out to compare candidate and champion
+    min_improvement = 0.0          # the candidate must beat the champion by more than this
+
+    [escalation]                   # the ESCALATE action
+    webhook_url = "https://ops.example.com/hooks/safeheal"
+    timeout_seconds = 5
+
+    [fallback]
+    plan = "immediate"             # or "canary" (the paper deploys the fallback by canary)
+
+    [costs.budgets]                # measured costs: term = min(1, measured / budget)
+    cpu_seconds = 600
+    degraded_minutes = 60
+
 ``[[envelope.rules]]`` replaces the whole rule table (first match wins; the last rule has no
 conditions)::
 
@@ -53,6 +70,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import re
 import tomllib
 import types
 import typing
@@ -73,6 +91,7 @@ from pydantic import (
 
 from safeheal.core.action import Action
 from safeheal.errors import ConfigError
+from safeheal.heal import _defaults as H
 from safeheal.policy import _defaults as D
 from safeheal.policy._envelope import Condition, Rule, paper_rules, validate_rules
 
@@ -82,15 +101,19 @@ __all__ = [
     "BanditConfig",
     "CanaryConfig",
     "ContextConfig",
+    "CostBudgetsConfig",
     "CostTermsConfig",
     "CostWeightsConfig",
     "CostsConfig",
     "EnvelopeConfig",
     "EnvelopeThresholds",
+    "EscalationConfig",
+    "FallbackConfig",
     "ImpactConfig",
     "LossWeightsConfig",
     "PolicyConfig",
     "RepairConfig",
+    "RetrainConfig",
     "RuleConfig",
     "SLAConfig",
     "SLAWeightsConfig",
@@ -246,10 +269,23 @@ class CostWeightsConfig(_Section):
         return self
 
 
+class CostBudgetsConfig(_Section):
+    """What a measured cost is normalised by: a term is min(1, measured / budget)."""
+
+    #: CPU seconds an action used (a retrain's training) that count as compute 1.0.
+    cpu_seconds: Positive = H.BUDGET_CPU_SECONDS
+    #: Percent of traffic sent to a not yet validated version that counts as risk 1.0.
+    exposed_percent: Annotated[float, Field(gt=0.0, le=100.0)] = H.BUDGET_EXPOSED_PERCENT
+    #: Minutes of degraded service that count as downtime 1.0.
+    degraded_minutes: Positive = H.BUDGET_DEGRADED_MINUTES
+
+
 class CostsConfig(_Section):
-    """Cost weights, per-action default terms, and how much the defaults weigh against data."""
+    """Cost weights, per-action default terms, how much the defaults weigh against data, and the
+    budgets that normalise measured costs."""
 
     weights: CostWeightsConfig = Field(default_factory=CostWeightsConfig)
+    budgets: CostBudgetsConfig = Field(default_factory=CostBudgetsConfig)
     prior_weight: NonNegative = D.COST_PRIOR_WEIGHT
     actions: dict[ActionName, CostTermsConfig] = Field(
         default_factory=lambda: {k: CostTermsConfig(**v) for k, v in D.COST_TERMS.items()}
@@ -373,6 +409,54 @@ class CanaryConfig(_Section):
     validation_minutes: Positive = D.CANARY_VALIDATION_MINUTES
 
 
+# --- healing actions ----------------------------------------------------------------------------
+_CALLABLE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+
+
+def _callable_spec(value: str) -> str:
+    if not _CALLABLE.match(value):
+        raise ValueError(
+            f'must be "module:function" (a dotted module path, a colon, a function name); '
+            f"got {value!r}"
+        )
+    return value
+
+
+def _http_url(value: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"must be an http:// or https:// URL with a host; got {value!r}")
+    return value
+
+
+class RetrainConfig(_Section):
+    """The RETRAIN action: how a candidate is trained and what it must beat."""
+
+    #: ``module:function`` taking (X, y) and returning a fitted estimator; None refits a clone
+    #: of the champion's scikit-learn estimator or pipeline.
+    training_function: Annotated[str, AfterValidator(_callable_spec)] | None = None
+    time_limit_seconds: Positive = H.RETRAIN_TIME_LIMIT_SECONDS
+    holdout_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = H.RETRAIN_HOLDOUT_FRACTION
+    min_improvement: Unit = H.RETRAIN_MIN_IMPROVEMENT
+    min_samples: Annotated[int, Field(ge=4)] = H.RETRAIN_MIN_SAMPLES
+    seed: Annotated[int, Field(ge=0)] = H.RETRAIN_SEED
+
+
+class EscalationConfig(_Section):
+    """The ESCALATE action: where a human is told (a JSON POST), and how long to wait."""
+
+    webhook_url: Annotated[str, AfterValidator(_http_url)] | None = None
+    timeout_seconds: Positive = H.ESCALATION_TIMEOUT_SECONDS
+
+
+class FallbackConfig(_Section):
+    """The FALLBACK action: all traffic at once, or by the canary plan as in the paper."""
+
+    plan: Literal["immediate", "canary"] = H.FALLBACK_PLAN
+
+
 # --- business impact ----------------------------------------------------------------------------
 class LossWeightsConfig(_Section):
     """Share of revenue lost per unit of each signal (latency: per unit above the SLO)."""
@@ -431,6 +515,9 @@ class SafehealConfig(_Section):
     bandit: BanditConfig = Field(default_factory=BanditConfig)
     context: ContextConfig = Field(default_factory=ContextConfig)
     canary: CanaryConfig = Field(default_factory=CanaryConfig)
+    retrain: RetrainConfig = Field(default_factory=RetrainConfig)
+    escalation: EscalationConfig = Field(default_factory=EscalationConfig)
+    fallback: FallbackConfig = Field(default_factory=FallbackConfig)
     impact: ImpactConfig = Field(default_factory=ImpactConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
 

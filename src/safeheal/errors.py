@@ -14,7 +14,11 @@ keeps working::
     ├── RegistryError(SafehealError, RuntimeError)   the model registry failed or is unreachable
     │   └── UnknownModelError(RegistryError, LookupError)  no such model, version or role
     ├── UnknownDecisionError(SafehealError, KeyError)  an outcome for a decision nobody made
-    └── DuplicateOutcomeError(SafehealError, ValueError)  a second outcome for one decision
+    ├── DuplicateOutcomeError(SafehealError, ValueError)  a second outcome for one decision
+    ├── ActionRefused(SafehealError, RuntimeError)   an action could not be carried out at all
+    ├── NotifyError(SafehealError, RuntimeError)     a human could not be told (webhook down)
+    ├── UnknownEscalationError(SafehealError, LookupError)  an answer to an escalation nobody raised
+    └── EscalationClosedError(SafehealError, ValueError)  a second, different answer to one
 
 Messages name what was wrong, what was expected and what was given:
 
@@ -27,16 +31,20 @@ safeheal.errors.DataError: the `current` window has 0 rows; expected at least 1
 from __future__ import annotations
 
 __all__ = [
+    "ActionRefused",
     "ConfigError",
     "DataError",
     "DuplicateOutcomeError",
+    "EscalationClosedError",
     "InsufficientDataError",
+    "NotifyError",
     "RegistryError",
     "SafehealError",
     "SchemaError",
     "StateError",
     "StoreError",
     "UnknownDecisionError",
+    "UnknownEscalationError",
     "UnknownModelError",
 ]
 
@@ -86,3 +94,23 @@ class UnknownDecisionError(SafehealError, KeyError):
 
 class DuplicateOutcomeError(SafehealError, ValueError):
     """An outcome was reported twice for the same decision."""
+
+
+class ActionRefused(SafehealError, RuntimeError):
+    """An executor refused an action before changing anything (no fallback registered, no
+    last known-good version, no labelled data); the decision should escalate.
+
+    Executors report a refusal as a result; ``ExecutionResult.raise_for_status()`` raises this.
+    """
+
+
+class NotifyError(SafehealError, RuntimeError):
+    """A notifier could not deliver its message (the webhook is down, timed out or said no)."""
+
+
+class UnknownEscalationError(SafehealError, LookupError):
+    """An answer was given to an escalation id that nobody raised."""
+
+
+class EscalationClosedError(SafehealError, ValueError):
+    """An escalation that was already answered got a different answer; each is answered once."""

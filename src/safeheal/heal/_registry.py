@@ -16,8 +16,9 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol, get_args, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
+from safeheal.core.records import ROLES, Role, RoleMove, check_role
 from safeheal.errors import ConfigError
 
 __all__ = [
@@ -30,10 +31,6 @@ __all__ = [
     "check_model_name",
     "check_role",
 ]
-
-Role = Literal["champion", "challenger", "fallback"]
-#: Every role, in order of importance.
-ROLES: tuple[Role, ...] = get_args(Role)
 
 #: Tag on a version: "healthy" or "unhealthy"; the reason and time go in the two tags after it.
 HEALTH_TAG = "safeheal.health"
@@ -62,20 +59,6 @@ def check_model_name(name: object) -> str:
     return name
 
 
-def check_role(role: object) -> Role:
-    """``role`` if it is one of :data:`ROLES`, else a :class:`ConfigError`.
-
-    >>> check_role("champ")
-    Traceback (most recent call last):
-    ...
-    safeheal.errors.ConfigError: a role must be one of champion, challenger, fallback; got 'champ'
-    """
-    for r in ROLES:
-        if role == r:
-            return r
-    raise ConfigError(f"a role must be one of {', '.join(ROLES)}; got {role!r}")
-
-
 @dataclass(frozen=True, slots=True)
 class ModelVersion:
     """One registered version of a model. Versions are numbered 1, 2, … in registration order
@@ -93,48 +76,6 @@ class ModelVersion:
         """What the version was last marked, or None if never."""
         h = self.tags.get(HEALTH_TAG)
         return h if h in ("healthy", "unhealthy") else None  # type: ignore[return-value]
-
-
-@dataclass(frozen=True, slots=True)
-class RoleMove:
-    """One move of a role: ``role`` of ``model`` went from ``from_version`` to ``to_version``
-    (None: the role was unset before / is cleared now), by ``actor``, at ``at``, because
-    ``reason``."""
-
-    model: str
-    role: Role
-    from_version: int | None
-    to_version: int | None
-    actor: str
-    reason: str
-    at: datetime
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dictionary (time in ISO 8601)."""
-        return {
-            "model": self.model,
-            "role": self.role,
-            "from_version": self.from_version,
-            "to_version": self.to_version,
-            "actor": self.actor,
-            "reason": self.reason,
-            "at": self.at.isoformat(),
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> RoleMove:
-        def version(v: object) -> int | None:
-            return None if v is None else int(str(v))
-
-        return cls(
-            model=str(d["model"]),
-            role=check_role(d["role"]),
-            from_version=version(d.get("from_version")),
-            to_version=version(d.get("to_version")),
-            actor=str(d.get("actor", "")),
-            reason=str(d.get("reason", "")),
-            at=datetime.fromisoformat(d["at"]),
-        )
 
 
 @runtime_checkable

@@ -24,6 +24,7 @@ from safeheal.errors import (
 )
 from safeheal.store import _engine, _migrate
 from safeheal.store._engine import Backend, Target
+from safeheal.store._heal import HealRecords
 from safeheal.store._schema import (
     audit_events,
     cost_estimates,
@@ -125,10 +126,12 @@ exactly one
     return SqlStore.open(target, busy_timeout=busy_timeout)
 
 
-class SqlStore:
+class SqlStore(HealRecords):
     """Decisions, outcomes, posteriors, cost estimates and the audit trail, in a SQL database.
 
-    Implements :class:`safeheal.policy.protocols.PosteriorStore`. Every write is one transaction
+    Implements :class:`safeheal.policy.protocols.PosteriorStore`, and keeps the healing layer's
+    canaries, escalations and role moves (:class:`~safeheal.store._heal.HealRecords`).
+    Every write is one transaction
     (``BEGIN IMMEDIATE`` on SQLite, so concurrent writers queue instead of failing half-way);
     every database failure surfaces as a :class:`~safeheal.errors.StoreError` naming the store.
     Safe to share between threads (except the in-memory store, which is for one thread); several

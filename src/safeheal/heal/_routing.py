@@ -1,0 +1,225 @@
+"""Where the healing actions send traffic, and whom they tell: two small Protocols.
+
+- :class:`TrafficRouter`: the arms (version, weight in percent) of each model. The serving
+  gateway's traffic table implements it; :class:`InMemoryRouter` is a real one for tests,
+  benchmarks and notebooks.
+- :class:`Notifier`: tells a human (:class:`WebhookNotifier` posts JSON to a URL).
+
+``heal`` never imports ``serve`` (design.md 1): the gateway's table satisfies
+:class:`TrafficRouter` by its shape. An :class:`Arm` is a named tuple ``(version, weight)``, so a
+table that takes ``(version, weight)`` pairs takes arms too.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+from safeheal.errors import ConfigError, NotifyError
+
+__all__ = [
+    "Arm",
+    "ArmLike",
+    "InMemoryRouter",
+    "Notifier",
+    "TrafficRouter",
+    "WebhookNotifier",
+    "check_arms",
+]
+
+
+class Arm(NamedTuple):
+    """One version of a model and the share of its traffic, in percent.
+
+    >>> Arm(3, 99.0), tuple(Arm(4, 1.0))
+    (Arm(version=3, weight=99.0), (4, 1.0))
+    """
+
+    version: int
+    weight: float
+
+
+class ArmLike(Protocol):
+    """Anything with a version and a weight (the gateway's own arm type is one)."""
+
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def weight(self) -> float: ...
+
+
+def check_arms(arms: Sequence[ArmLike | tuple[int, float]], *, model: str) -> tuple[Arm, ...]:
+    """Arms as a tuple of :class:`Arm`, after checking them: at least one, distinct versions
+    (integers >= 1), weights in [0, 100] that sum to 100 (within 1e-6).
+
+    >>> check_arms([(2, 1), (1, 99)], model="churn")
+    (Arm(version=2, weight=1.0), Arm(version=1, weight=99.0))
+    >>> check_arms([(2, 1), (1, 90)], model="churn")
+    Traceback (most recent call last):
+    ...
+    safeheal.errors.ConfigError: the weights of model 'churn' must sum to 100; got 91
+    """
+    out: list[Arm] = []
+    for item in arms:
+        if isinstance(item, tuple):
+            version, weight = item
+        else:
+            version, weight = item.version, item.weight
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise ConfigError(
+                f"an arm's version of model {model!r} must be an integer >= 1; got {version!r}"
+            )
+        if (
+            isinstance(weight, bool)
+            or not isinstance(weight, int | float)
+            or not math.isfinite(weight)
+            or not 0 <= weight <= 100
+        ):
+            raise ConfigError(
+                f"the weight of version {version} of model {model!r} must be a number in "
+                f"[0, 100]; got {weight!r}"
+            )
+        out.append(Arm(version, float(weight)))
+    if not out:
+        raise ConfigError(f"model {model!r} needs at least one arm; got none")
+    versions = [a.version for a in out]
+    if len(set(versions)) != len(versions):
+        raise ConfigError(f"the arms of model {model!r} repeat a version; got {versions}")
+    total = math.fsum(a.weight for a in out)
+    if abs(total - 100.0) > 1e-6:
+        raise ConfigError(f"the weights of model {model!r} must sum to 100; got {total:g}")
+    return tuple(out)
+
+
+@runtime_checkable
+class TrafficRouter(Protocol):
+    """The traffic split of each model: which versions answer, and in what share.
+
+    Implementations are thread-safe (the controller writes while the gateway reads) and replace a
+    model's arms at once. ``set_arms`` raises :class:`~safeheal.errors.ConfigError` for arms that
+    are not a split (see :func:`check_arms`). A canary's candidate is listed first.
+    """
+
+    def arms(self, model: str) -> Sequence[ArmLike] | None:
+        """The model's arms (weights sum to 100), or None if the model is not routed."""
+        ...
+
+    def set_arms(self, model: str, arms: Sequence[tuple[int, float]]) -> None:
+        """Replace the model's arms at once."""
+        ...
+
+
+class InMemoryRouter:
+    """A thread-safe :class:`TrafficRouter` held in memory.
+
+    Readers get an immutable snapshot; a write replaces a model's arms at once, so a reader sees
+    the old split or the new one, never a mixture. ``history(model)`` lists every split set, oldest
+    first (what a test or a benchmark wants to check).
+
+    >>> router = InMemoryRouter({"churn": [(1, 100)]})
+    >>> router.set_arms("churn", [Arm(2, 1.0), Arm(1, 99.0)])
+    >>> router.arms("churn")
+    (Arm(version=2, weight=1.0), Arm(version=1, weight=99.0))
+    >>> router.arms("other") is None
+    True
+    """
+
+    def __init__(self, initial: Mapping[str, Sequence[tuple[int, float]]] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._arms: dict[str, tuple[Arm, ...]] = {}
+        self._history: dict[str, list[tuple[Arm, ...]]] = {}
+        for model, arms in (initial or {}).items():
+            self.set_arms(model, arms)
+
+    def arms(self, model: str) -> tuple[Arm, ...] | None:
+        return self._arms.get(model)
+
+    def set_arms(self, model: str, arms: Sequence[tuple[int, float]]) -> None:
+        if not isinstance(model, str) or not model:
+            raise ConfigError(f"a model name must be a non-empty string; got {model!r}")
+        checked = check_arms(arms, model=model)
+        with self._lock:
+            updated = dict(self._arms)
+            updated[model] = checked
+            self._arms = updated
+            self._history.setdefault(model, []).append(checked)
+
+    def models(self) -> tuple[str, ...]:
+        """Names of the routed models, sorted."""
+        return tuple(sorted(self._arms))
+
+    def history(self, model: str) -> list[tuple[Arm, ...]]:
+        """Every split set for ``model``, oldest first."""
+        with self._lock:
+            return list(self._history.get(model, ()))
+
+    def __repr__(self) -> str:
+        return f"InMemoryRouter({self._arms!r})"
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """Tells a human something (an escalation). ``payload`` is JSON-ready.
+
+    Raises :class:`~safeheal.errors.NotifyError` when the message could not be delivered.
+    """
+
+    def notify(self, payload: Mapping[str, Any]) -> None: ...
+
+
+class WebhookNotifier:
+    """A :class:`Notifier` that POSTs the payload as JSON to ``url`` and expects a 2xx answer
+    within ``timeout_seconds``. Anything else (refused, timed out, 4xx, 5xx) is a
+    :class:`~safeheal.errors.NotifyError` naming the URL and what went wrong.
+    """
+
+    def __init__(self, url: str, *, timeout_seconds: float = 5.0) -> None:
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"the `url` parameter of WebhookNotifier must be an http:// or https:// URL; "
+                f"got {url!r}"
+            )
+        if (
+            isinstance(timeout_seconds, bool)
+            or not isinstance(timeout_seconds, int | float)
+            or not (math.isfinite(timeout_seconds) and timeout_seconds > 0)
+        ):
+            raise ConfigError(
+                f"the `timeout_seconds` parameter of WebhookNotifier must be a number > 0; "
+                f"got {timeout_seconds!r}"
+            )
+        self.url = url
+        self.timeout_seconds = float(timeout_seconds)
+
+    def notify(self, payload: Mapping[str, Any]) -> None:
+        import httpx
+
+        try:
+            body = json.dumps(dict(payload), allow_nan=False, sort_keys=True)
+        except (TypeError, ValueError) as error:
+            raise NotifyError(f"the webhook payload is not JSON: {error}") from None
+        try:
+            response = httpx.post(
+                self.url,
+                content=body,
+                headers={"content-type": "application/json"},
+                timeout=self.timeout_seconds,
+            )
+        except httpx.TimeoutException:
+            raise NotifyError(
+                f"the webhook {self.url} did not answer within {self.timeout_seconds:g} s"
+            ) from None
+        except httpx.HTTPError as error:
+            raise NotifyError(f"the webhook {self.url} could not be reached: {error}") from None
+        if not response.is_success:
+            raise NotifyError(
+                f"the webhook {self.url} answered {response.status_code} "
+                f"{response.reason_phrase}: {response.text[:200]}"
+            )
+
+    def __repr__(self) -> str:
+        return f"WebhookNotifier({self.url!r})"
