@@ -8,11 +8,13 @@ gateway through the small Protocols defined here.
 
 >>> from sklearn.datasets import load_breast_cancer
 >>> from sklearn.linear_model import LogisticRegression
+>>> from sklearn.pipeline import make_pipeline
+>>> from sklearn.preprocessing import StandardScaler
 >>> import httpx
 >>> data = load_breast_cancer()
 >>> models = StaticModelSource()
->>> models.add("cancer", 1, LogisticRegression(max_iter=5000).fit(data.data, data.target),
-...            data.feature_names.tolist())
+>>> model = make_pipeline(StandardScaler(), LogisticRegression()).fit(data.data, data.target)
+>>> models.add("cancer", 1, model, data.feature_names.tolist())
 >>> sink = MemorySink()
 >>> app = create_app(models=models, traffic=InMemoryTrafficTable({"cancer": [(1, 100)]}),
 ...                  sink=sink)
