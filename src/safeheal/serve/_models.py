@@ -69,16 +69,20 @@ class StaticModelSource:
 
 
 class _FramePredictor:
-    """Hands a model fitted on a DataFrame the named columns it was fitted with."""
+    """Hands a model fitted on a DataFrame the named columns, in the order it was fitted with."""
 
-    def __init__(self, model: Any, names: tuple[str, ...]) -> None:
+    def __init__(self, model: Any, names: tuple[str, ...], fitted: tuple[str, ...]) -> None:
         self._model = model
-        self._names = list(names)
+        self._columns = list(fitted)
+        order = [names.index(f) for f in fitted]
+        self._order: list[int] | None = None if order == list(range(len(names))) else order
 
     def predict(self, X: NDArray[np.float64], /) -> Any:
         import pandas as pd
 
-        return self._model.predict(pd.DataFrame(X, columns=self._names, copy=False))
+        if self._order is not None:
+            X = X[:, self._order]
+        return self._model.predict(pd.DataFrame(X, columns=self._columns, copy=False))
 
 
 def as_predictor(model: Any, feature_names: Sequence[str]) -> Predictor:
@@ -91,12 +95,13 @@ def as_predictor(model: Any, feature_names: Sequence[str]) -> Predictor:
         raise ConfigError(f"a served model must have a predict method; got {type(model).__name__}")
     fitted = getattr(model, "feature_names_in_", None)
     if fitted is not None:
-        if set(map(str, fitted)) != set(feature_names):
+        fitted_names = tuple(map(str, fitted))
+        if sorted(fitted_names) != sorted(feature_names):
             raise ConfigError(
-                f"the model was fitted on features {list(map(str, fitted))}, not on "
+                f"the model was fitted on features {list(fitted_names)}, not on "
                 f"{list(feature_names)}"
             )
-        return _FramePredictor(model, tuple(feature_names))
+        return _FramePredictor(model, tuple(feature_names), fitted_names)
     wrapped: Predictor = model
     return wrapped
 
