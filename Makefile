@@ -1,6 +1,7 @@
 # Two entry points, both self-contained on a fresh clone:
 #   make demo   create .venv from requirements.lock and run `safeheal demo`
-#   make test   create .venv from requirements.lock and run ruff, mypy and pytest
+#   make test   create .venv from requirements.lock, start a throwaway PostgreSQL on loopback,
+#               and run ruff, mypy and pytest
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -22,7 +23,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The store's conformance suite runs against a real PostgreSQL on loopback, started here
+# (installed from Debian's packages when missing) and stopped even when pytest fails.
 test: lint
+	set -e; pg_env=$$(scripts/postgres.sh start); eval "$$pg_env"; \
+	trap 'scripts/postgres.sh stop' EXIT; \
 	MLFLOW_DISABLE_TELEMETRY=true $(BIN)/pytest -n 2
 
 bench: $(STAMP)

@@ -8,14 +8,33 @@ heal through canary deployments, and record why. See the README for a tour.
 0.0
 """
 
-from safeheal.core import State
+import typing as _typing
+
+from safeheal.core import Action, Decision, Outcome, State, Verdict
 from safeheal.errors import (
     ConfigError,
     DataError,
+    DuplicateOutcomeError,
     InsufficientDataError,
     SafehealError,
     SchemaError,
     StateError,
+    StoreError,
+    UnknownDecisionError,
+)
+from safeheal.policy import (
+    ActionEffect,
+    CostEstimate,
+    CostModel,
+    CostTerms,
+    HybridPolicy,
+    ImpactModel,
+    Posterior,
+    PosteriorStore,
+    Rule,
+    SafetyEnvelope,
+    SLAGuard,
+    ThompsonBandit,
 )
 from safeheal.signals import (
     AccuracyMonitor,
@@ -31,26 +50,68 @@ from safeheal.signals import (
     ks_2samp,
 )
 
+if _typing.TYPE_CHECKING:
+    from safeheal.config import SafehealConfig, load_config
+
 __version__ = "0.1.0"
 
 __all__ = [
     "AccuracyMonitor",
     "AccuracyReport",
+    "Action",
+    "ActionEffect",
     "AnomalyDetector",
     "AnomalyReport",
     "ConfigError",
+    "CostEstimate",
+    "CostModel",
+    "CostTerms",
     "DataError",
     "DataQuality",
+    "Decision",
     "DriftDetector",
     "DriftReport",
+    "DuplicateOutcomeError",
+    "HybridPolicy",
+    "ImpactModel",
     "InsufficientDataError",
     "KSResult",
     "Monitor",
+    "Outcome",
+    "Posterior",
+    "PosteriorStore",
+    "Rule",
+    "SLAGuard",
+    "SafehealConfig",
     "SafehealError",
+    "SafetyEnvelope",
     "SchemaError",
     "State",
     "StateError",
+    "StoreError",
+    "ThompsonBandit",
+    "UnknownDecisionError",
+    "Verdict",
     "WindowReport",
     "__version__",
     "ks_2samp",
+    "load_config",
 ]
+
+#: Names imported on first use, so that ``import safeheal`` does not import pydantic.
+_LAZY = {"SafehealConfig": "safeheal.config", "load_config": "safeheal.config"}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'safeheal' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

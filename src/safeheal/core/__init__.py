@@ -1,7 +1,16 @@
 """Value types shared by every stage of the loop: State, Action, Verdict, Decision, Outcome."""
 
 from safeheal.core.action import Action
-from safeheal.core.decision import Decision, Outcome, Source, Verdict
+from safeheal.core.decision import CostEstimate, Decision, Outcome, Posterior, Source, Verdict
 from safeheal.core.state import State
 
-__all__ = ["Action", "Decision", "Outcome", "Source", "State", "Verdict"]
+__all__ = [
+    "Action",
+    "CostEstimate",
+    "Decision",
+    "Outcome",
+    "Posterior",
+    "Source",
+    "State",
+    "Verdict",
+]

@@ -27,6 +27,8 @@ class Verdict:
     zone: str
     #: Plain words naming the signal and threshold that decided.
     reasons: tuple[str, ...]
+    #: The zone's default action (the paper's π_det(x)), or None; warm-starts the bandit.
+    default: Action | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -34,6 +36,7 @@ class Verdict:
             "permitted": sorted(a.name for a in self.permitted),
             "zone": self.zone,
             "reasons": list(self.reasons),
+            "default": self.default.name if self.default else None,
         }
 
     @classmethod
@@ -43,6 +46,7 @@ class Verdict:
             permitted=frozenset(Action(a) for a in d["permitted"]),
             zone=str(d["zone"]),
             reasons=tuple(d.get("reasons", ())),
+            default=Action(d["default"]) if d.get("default") else None,
         )
 
 
@@ -147,3 +151,25 @@ class Outcome:
     #: Measured cost C(a) in [0, 1], if known.
     cost: float | None = None
     at: datetime = field(default_factory=_now)
+
+
+@dataclass(frozen=True, slots=True)
+class Posterior:
+    """Beta(alpha, beta) posterior of one action's success in one context bucket."""
+
+    context: str
+    action: str  # Action name
+    alpha: float
+    beta: float
+
+
+@dataclass(frozen=True, slots=True)
+class CostEstimate:
+    """Running estimate of one action's normalised cost terms, each in [0, 1]."""
+
+    action: str  # Action name
+    compute: float
+    risk: float
+    downtime: float
+    #: Number of measurements folded into the estimate (0: the configured default).
+    n: int = 0

@@ -7,32 +7,11 @@ no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from safeheal.core.decision import Decision, Outcome
+from safeheal.core.decision import CostEstimate, Decision, Outcome, Posterior
 
-
-@dataclass(frozen=True, slots=True)
-class Posterior:
-    """Beta(alpha, beta) posterior of one action's success in one context bucket."""
-
-    context: str
-    action: str  # Action name
-    alpha: float
-    beta: float
-
-
-@dataclass(frozen=True, slots=True)
-class CostEstimate:
-    """Running estimate of one action's normalised cost terms, each in [0, 1]."""
-
-    action: str  # Action name
-    compute: float
-    risk: float
-    downtime: float
-    #: Number of measurements folded into the estimate (0: the configured default).
-    n: int = 0
+__all__ = ["CostEstimate", "Posterior", "PosteriorStore"]
 
 
 @runtime_checkable

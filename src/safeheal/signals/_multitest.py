@@ -5,7 +5,8 @@ Each method gives, for a vector of p-values, which hypotheses are rejected at fa
 
 - ``"holm"``: step-down Holm; controls the family-wise error rate (default).
 - ``"bonferroni"``: every test at ``alpha / k``; controls the family-wise error rate.
-- ``"bh"``: step-up Benjamini-Hochberg; controls the false-discovery rate.
+- ``"bh"``: step-up Benjamini-Hochberg; controls the false-discovery rate. Every test is held to
+  the level of the procedure's last rejection, ``alpha · r / k`` (``alpha / k`` when r = 0).
 - ``"none"``: every test at ``alpha``.
 
 >>> import numpy as np
@@ -63,11 +64,12 @@ def correct(p: npt.NDArray[np.float64], alpha: float, method: Correction) -> Cor
         stop = k if ok.all() else int(np.argmin(ok))
         rej = ranks <= stop
     elif method == "bh":
-        lv = alpha * ranks / k
-        ok = pv[order] <= lv[order]
-        # Step up: reject everything up to the largest sorted p-value below its level.
+        ok = pv[order] <= alpha * np.arange(1, k + 1) / k
+        # Step up: reject everything up to the largest sorted p-value below its level; every
+        # test was in effect held to that level, alpha * (rejections) / k.
         last = int(np.flatnonzero(ok)[-1]) + 1 if ok.any() else 0
-        rej = ranks <= last
+        lv = np.full(k, alpha * max(last, 1) / k)
+        rej = pv <= lv
     else:  # pragma: no cover - guarded by the callers' validation
         raise ValueError(f"unknown correction {method!r}; expected one of {CORRECTIONS}")
     levels[idx] = lv

@@ -1,0 +1,546 @@
+"""Configuration: one TOML file, ``safeheal.toml``, read through pydantic models.
+
+Every threshold, weight and prior of the paper is a key, with the paper's value as its default
+(the numbers live in :mod:`safeheal.policy._defaults`). Unknown keys are refused, and a bad key or
+value fails when the file is loaded with a :class:`~safeheal.errors.ConfigError` that names the key
+(dotted path), what it must be and what was given. A file may set any subset of keys::
+
+    [envelope.thresholds]          # the paper's π_det and risk_high thresholds
+    fallback_drift = 0.20          # fallback if d > 0.20 or a > 0.15 or ρ > 0.05
+    rollback_accuracy_drop = 0.10  # rollback if 0.10 < a ≤ 0.15 and d ≤ 0.20
+
+    [costs.weights]                # C(a) = 0.5·compute + 0.3·risk + 0.2·downtime
+    compute = 0.5
+
+    [costs.actions.RETRAIN]        # normalised terms of one action
+    compute = 0.8
+
+    [sla]
+    threshold = 0.95
+
+    [bandit]
+    lambda = 10.0
+
+    [policy]
+    mode = "hybrid"                # or "paper"
+    seed = 7
+
+``[[envelope.rules]]`` replaces the whole rule table (first match wins; the last rule has no
+conditions)::
+
+    [[envelope.rules]]
+    zone = "critical"
+    any = ["drift > 0.20", "accuracy_drop > 0.15", "anomaly_rate > 0.05"]
+    mandatory = "FALLBACK"
+    permitted = ["FALLBACK"]
+
+    [[envelope.rules]]
+    zone = "healthy"
+    permitted = ["NO_OP"]
+
+>>> cfg = parse_config({"bandit": {"lambda": 5.0}, "policy": {"seed": 3}})
+>>> cfg.bandit.lam, cfg.sla.threshold, cfg.costs.weights.risk
+(5.0, 0.95, 0.3)
+>>> try:
+...     parse_config({"bandit": {"lamda": 5.0}})
+... except ConfigError as exc:
+...     print(exc)  # doctest: +ELLIPSIS
+configuration: `bandit.lamda` is not a known key (expected one of: lambda, ...); got 5.0
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from safeheal.core.action import Action
+from safeheal.errors import ConfigError
+from safeheal.policy import _defaults as D
+from safeheal.policy._envelope import Condition, Rule, paper_rules, validate_rules
+
+__all__ = [
+    "ActionEffectConfig",
+    "ActionsConfig",
+    "BanditConfig",
+    "CanaryConfig",
+    "ContextConfig",
+    "CostTermsConfig",
+    "CostWeightsConfig",
+    "CostsConfig",
+    "EnvelopeConfig",
+    "EnvelopeThresholds",
+    "ImpactConfig",
+    "LossWeightsConfig",
+    "PolicyConfig",
+    "RepairConfig",
+    "RuleConfig",
+    "SLAConfig",
+    "SLAWeightsConfig",
+    "SafehealConfig",
+    "SeverityScalesConfig",
+    "load_config",
+    "parse_config",
+]
+
+Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        strict=True,
+        allow_inf_nan=False,
+        validate_by_name=True,
+        validate_by_alias=True,
+    )
+
+
+def _action_name(name: str) -> str:
+    return Action(name).name  # ConfigError (a ValueError) names the registered actions
+
+
+def _condition_text(text: str) -> str:
+    Condition.parse(text)
+    return text
+
+
+ActionName = Annotated[str, AfterValidator(_action_name)]
+ConditionText = Annotated[str, AfterValidator(_condition_text)]
+
+
+def _merge(defaults: Mapping[str, Mapping[str, Any]], given: object) -> object:
+    """Per-action tables: the given keys override the defaults field by field."""
+    if not isinstance(given, Mapping):
+        return given
+    out: dict[str, Any] = {k: dict(v) for k, v in defaults.items()}
+    for name, table in given.items():
+        key = Action(name).name if isinstance(name, str) else name
+        if isinstance(table, Mapping) and key in out:
+            out[key] = {**out[key], **table}
+        else:
+            out[key] = table
+    return out
+
+
+def _sums_to_one(section: str, values: Mapping[str, float]) -> None:
+    total = sum(values.values())
+    if not math.isclose(total, 1.0, abs_tol=1e-9):
+        terms = " + ".join(f"{section}.{k}" for k in values)
+        raise ValueError(f"{terms} must sum to 1; got {total!r}")
+
+
+# --- actions ------------------------------------------------------------------------------------
+def _register(names: list[str]) -> list[str]:
+    return [Action.register(n).name for n in names]
+
+
+class ActionsConfig(_Section):
+    """Actions beyond the paper's five, registered when the configuration is loaded."""
+
+    custom: Annotated[list[str], AfterValidator(_register)] = Field(default_factory=list)
+
+
+# --- envelope -----------------------------------------------------------------------------------
+_T = D.ENVELOPE_THRESHOLDS
+
+
+class EnvelopeThresholds(_Section):
+    """The paper's thresholds (design.md 3.2); ``slo_*`` are beyond the paper."""
+
+    fallback_drift: Unit = _T["fallback_drift"]
+    fallback_accuracy_drop: Unit = _T["fallback_accuracy_drop"]
+    fallback_anomaly_rate: Unit = _T["fallback_anomaly_rate"]
+    slo_latency_ratio: Positive = _T["slo_latency_ratio"]
+    slo_error_rate: Unit = _T["slo_error_rate"]
+    rollback_accuracy_drop: Unit = _T["rollback_accuracy_drop"]
+    retrain_drift: Unit = _T["retrain_drift"]
+    retrain_drift_max: Unit = _T["retrain_drift_max"]
+    risk_high_drift: Unit = _T["risk_high_drift"]
+    risk_high_accuracy_drop: Unit = _T["risk_high_accuracy_drop"]
+    risk_high_anomaly_rate: Unit = _T["risk_high_anomaly_rate"]
+
+
+class RuleConfig(_Section):
+    """One zone of a custom rule table (see :class:`~safeheal.policy.Rule`)."""
+
+    zone: str
+    all: list[ConditionText] = Field(default_factory=list)
+    any: list[ConditionText] = Field(default_factory=list)
+    mandatory: ActionName | None = None
+    permitted: list[ActionName]
+    default: ActionName | None = None
+
+    def to_rule(self) -> Rule:
+        return Rule(
+            self.zone,
+            all=self.all,
+            any=self.any,
+            mandatory=self.mandatory,
+            permitted=self.permitted,
+            default=self.default,
+        )
+
+
+class EnvelopeConfig(_Section):
+    """``thresholds`` build the paper's table; ``rules``, when given, replace the whole table.
+
+    Paper mode's risk_high always reads the ``risk_high_*`` thresholds.
+    """
+
+    thresholds: EnvelopeThresholds = Field(default_factory=EnvelopeThresholds)
+    rules: list[RuleConfig] | None = None
+
+    @field_validator("rules")
+    @classmethod
+    def _table(cls, rules: list[RuleConfig] | None) -> list[RuleConfig] | None:
+        if rules is not None:
+            validate_rules([r.to_rule() for r in rules])
+        return rules
+
+    def to_rules(self) -> tuple[Rule, ...]:
+        if self.rules is not None:
+            return tuple(r.to_rule() for r in self.rules)
+        return paper_rules(self.thresholds.model_dump())
+
+
+# --- costs --------------------------------------------------------------------------------------
+class CostTermsConfig(_Section):
+    """Normalised cost terms of one action, each in [0, 1]."""
+
+    compute: Unit
+    risk: Unit
+    downtime: Unit
+
+
+class CostWeightsConfig(_Section):
+    """α, β, γ of C(a) = α·compute + β·risk + γ·downtime; they sum to 1."""
+
+    compute: Unit = D.COST_WEIGHTS["compute"]
+    risk: Unit = D.COST_WEIGHTS["risk"]
+    downtime: Unit = D.COST_WEIGHTS["downtime"]
+
+    @model_validator(mode="after")
+    def _one(self) -> CostWeightsConfig:
+        _sums_to_one("costs.weights", self.model_dump())
+        return self
+
+
+class CostsConfig(_Section):
+    """Cost weights, per-action default terms, and how much the defaults weigh against data."""
+
+    weights: CostWeightsConfig = Field(default_factory=CostWeightsConfig)
+    prior_weight: NonNegative = D.COST_PRIOR_WEIGHT
+    actions: dict[ActionName, CostTermsConfig] = Field(
+        default_factory=lambda: {k: CostTermsConfig(**v) for k, v in D.COST_TERMS.items()}
+    )
+
+    @field_validator("actions", mode="before")
+    @classmethod
+    def _merge_actions(cls, value: object) -> object:
+        return _merge(D.COST_TERMS, value)
+
+
+# --- SLA ----------------------------------------------------------------------------------------
+def _level(value: object) -> object:
+    ok = value == "keep" or (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0.0 <= value <= 1.0
+    )
+    if not ok:
+        raise ValueError(f'must be a number in [0, 1] or "keep"; got {value!r}')
+    return float(value) if isinstance(value, int) else value
+
+
+#: A predicted level in [0, 1], or "keep" (the component keeps its current value).
+Level = Annotated[float | Literal["keep"], BeforeValidator(_level)]
+
+
+class ActionEffectConfig(_Section):
+    """Predicted effect of one action on the SLA components (see :class:`~safeheal.SLAGuard`)."""
+
+    availability: Level = "keep"
+    accuracy: Level = "keep"
+    latency: Level = "keep"
+    drift_sensitivity: Unit = 0.0
+    penalty: Unit = 0.0
+
+
+class SLAWeightsConfig(_Section):
+    """w1, w2, w3 of SLA_score = w1·availability + w2·accuracy + w3·latency; they sum to 1."""
+
+    availability: Unit = D.SLA_WEIGHTS["availability"]
+    accuracy: Unit = D.SLA_WEIGHTS["accuracy"]
+    latency: Unit = D.SLA_WEIGHTS["latency"]
+
+    @model_validator(mode="after")
+    def _one(self) -> SLAWeightsConfig:
+        _sums_to_one("sla.weights", self.model_dump())
+        return self
+
+
+class SLAConfig(_Section):
+    """The SLA guard: weights, threshold, and each action's predicted effect."""
+
+    threshold: Unit = D.SLA_THRESHOLD
+    weights: SLAWeightsConfig = Field(default_factory=SLAWeightsConfig)
+    effects: dict[ActionName, ActionEffectConfig] = Field(
+        default_factory=lambda: {
+            k: ActionEffectConfig.model_validate(v) for k, v in D.SLA_EFFECTS.items()
+        }
+    )
+
+    @field_validator("effects", mode="before")
+    @classmethod
+    def _merge_effects(cls, value: object) -> object:
+        return _merge(D.SLA_EFFECTS, value)
+
+
+# --- bandit and contexts ------------------------------------------------------------------------
+class BanditConfig(_Section):
+    """Thompson sampling: λ, the Beta prior, the warm start of the zone's default action."""
+
+    lam: Positive = Field(D.LAMBDA, alias="lambda")
+    prior_alpha: Positive = D.PRIOR_ALPHA
+    prior_beta: Positive = D.PRIOR_BETA
+    warm_start_successes: NonNegative = D.WARM_START_SUCCESSES
+    warm_start_failures: NonNegative = D.WARM_START_FAILURES
+    propensity_grid: Annotated[int, Field(ge=16, le=100_000)] = D.PROPENSITY_GRID
+
+
+class SeverityScalesConfig(_Section):
+    """Severity = max over signals of signal / scale."""
+
+    drift: Positive = D.SEVERITY_SCALES["drift"]
+    accuracy_drop: Positive = D.SEVERITY_SCALES["accuracy_drop"]
+    anomaly_rate: Positive = D.SEVERITY_SCALES["anomaly_rate"]
+    latency_ratio: Positive = D.SEVERITY_SCALES["latency_ratio"]
+    error_rate: Positive = D.SEVERITY_SCALES["error_rate"]
+
+
+class ContextConfig(_Section):
+    """The bandit's context buckets: zone and severity level, e.g. "degraded/high"."""
+
+    severity_scales: SeverityScalesConfig = Field(default_factory=SeverityScalesConfig)
+    severity_cuts: list[Positive] = Field(default_factory=lambda: list(D.SEVERITY_CUTS))
+    severity_levels: list[str] = Field(default_factory=lambda: list(D.SEVERITY_LEVELS))
+
+    @model_validator(mode="after")
+    def _levels(self) -> ContextConfig:
+        cuts, levels = self.severity_cuts, self.severity_levels
+        if len(levels) != len(cuts) + 1:
+            raise ValueError(
+                f"context.severity_levels needs one more name than context.severity_cuts has "
+                f"cuts; got {len(levels)} names and {len(cuts)} cuts"
+            )
+        if any(b <= a for a, b in itertools.pairwise(cuts)):
+            raise ValueError(f"context.severity_cuts must increase strictly; got {cuts}")
+        if len(set(levels)) != len(levels) or any(not x or "/" in x for x in levels):
+            raise ValueError(
+                f"context.severity_levels must be unique, non-empty names without '/'; got {levels}"
+            )
+        return self
+
+
+# --- canary (placeholders until heal/ lands) ----------------------------------------------------
+class CanaryConfig(_Section):
+    """The paper's canary protocol: 1 % of traffic, roll back if ΔSLA > 0.05, 30 min validation."""
+
+    traffic_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = D.CANARY_TRAFFIC
+    max_sla_drop: Unit = D.CANARY_MAX_SLA_DROP
+    validation_minutes: Positive = D.CANARY_VALIDATION_MINUTES
+
+
+# --- business impact ----------------------------------------------------------------------------
+class LossWeightsConfig(_Section):
+    """Share of revenue lost per unit of each signal (latency: per unit above the SLO)."""
+
+    drift: NonNegative = D.LOSS_WEIGHTS["drift"]
+    accuracy_drop: NonNegative = D.LOSS_WEIGHTS["accuracy_drop"]
+    anomaly_rate: NonNegative = D.LOSS_WEIGHTS["anomaly_rate"]
+    latency_ratio: NonNegative = D.LOSS_WEIGHTS["latency_ratio"]
+    error_rate: NonNegative = D.LOSS_WEIGHTS["error_rate"]
+
+
+class RepairConfig(_Section):
+    """Log-normal time to repair of one action: median minutes and shape."""
+
+    minutes_median: Positive
+    sigma: NonNegative = 0.5
+
+
+def _repair_defaults() -> dict[str, dict[str, float]]:
+    return {k: {"minutes_median": m, "sigma": s} for k, (m, s) in D.REPAIR_MINUTES.items()}
+
+
+class ImpactConfig(_Section):
+    """Assumptions of the Monte Carlo business-impact estimate (see :mod:`safeheal.policy`)."""
+
+    revenue_per_minute: NonNegative = D.REVENUE_PER_MINUTE
+    cost_per_unit: NonNegative = D.COST_PER_UNIT
+    incident_minutes_median: Positive = D.INCIDENT_MINUTES_MEDIAN
+    incident_minutes_sigma: NonNegative = D.INCIDENT_MINUTES_SIGMA
+    loss_weights: LossWeightsConfig = Field(default_factory=LossWeightsConfig)
+    repair: dict[ActionName, RepairConfig] = Field(
+        default_factory=lambda: {k: RepairConfig(**v) for k, v in _repair_defaults().items()}
+    )
+    samples: Annotated[int, Field(ge=1, le=10_000_000)] = D.IMPACT_SAMPLES
+
+    @field_validator("repair", mode="before")
+    @classmethod
+    def _merge_repair(cls, value: object) -> object:
+        return _merge(_repair_defaults(), value)
+
+
+class PolicyConfig(_Section):
+    """Which rule combines the layers, and the seed of every random choice."""
+
+    mode: Literal["hybrid", "paper"] = "hybrid"
+    seed: Annotated[int, Field(ge=0)] | None = None
+
+
+class SafehealConfig(_Section):
+    """The whole configuration; every section optional. See the module docstring."""
+
+    actions: ActionsConfig = Field(default_factory=ActionsConfig)
+    envelope: EnvelopeConfig = Field(default_factory=EnvelopeConfig)
+    costs: CostsConfig = Field(default_factory=CostsConfig)
+    sla: SLAConfig = Field(default_factory=SLAConfig)
+    bandit: BanditConfig = Field(default_factory=BanditConfig)
+    context: ContextConfig = Field(default_factory=ContextConfig)
+    canary: CanaryConfig = Field(default_factory=CanaryConfig)
+    impact: ImpactConfig = Field(default_factory=ImpactConfig)
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+
+    @model_validator(mode="after")
+    def _covered(self) -> SafehealConfig:
+        needed = {Action.NO_OP.name, Action.ESCALATE.name}
+        for r in self.envelope.to_rules():
+            needed |= {a.name for a in r.permitted}
+        for key, have in (("costs.actions", self.costs.actions), ("sla.effects", self.sla.effects)):
+            missing = sorted(needed - set(have))
+            if missing:
+                raise ValueError(
+                    f"the envelope can choose {', '.join(missing)}, so `{key}.{missing[0]}` must "
+                    f"be configured; got no entry"
+                )
+        return self
+
+
+# --- loading ------------------------------------------------------------------------------------
+def load_config(path: str | os.PathLike[str]) -> SafehealConfig:
+    """Read and validate a ``safeheal.toml``; raise :class:`ConfigError` naming any bad key."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file {p} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration file {p}: {exc.strerror or exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p} is not valid TOML: {exc}") from None
+    return parse_config(data, source=str(p))
+
+
+def parse_config(data: Mapping[str, Any], *, source: str = "configuration") -> SafehealConfig:
+    """Validate an already-parsed configuration (e.g. a dict); errors as :func:`load_config`."""
+    try:
+        return SafehealConfig.model_validate(data)
+    except ValidationError as exc:
+        raise _config_error(exc, source) from None
+    except ConfigError as exc:  # raised outside pydantic's reach (e.g. an unknown action key)
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _unwrap(tp: Any) -> Any:
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            rest = [a for a in typing.get_args(tp) if a is not type(None)]
+            if len(rest) != 1:
+                return tp
+            tp = rest[0]
+        else:
+            return tp
+
+
+def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys the table at ``loc`` accepts, for "unknown key" messages."""
+    tp: Any = SafehealConfig
+    for part in loc:
+        tp = _unwrap(tp)
+        origin = typing.get_origin(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            fields = {(f.alias or name): f for name, f in tp.model_fields.items()}
+            field = fields.get(str(part))
+            if field is None:
+                return []
+            tp = field.annotation
+        elif origin is list:
+            tp = typing.get_args(tp)[0]
+        elif origin is dict:
+            tp = typing.get_args(tp)[1]
+        else:
+            return []
+    tp = _unwrap(tp)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return sorted((f.alias or name) for name, f in tp.model_fields.items())
+    return []
+
+
+def _config_error(exc: ValidationError, source: str) -> ConfigError:
+    lines: list[str] = []
+    for e in exc.errors(include_url=False):
+        loc = tuple(e["loc"])
+        path = _dotted(loc)
+        kind = e["type"]
+        if kind == "extra_forbidden":
+            allowed = _allowed_keys(loc[:-1])
+            hint = f" (expected one of: {', '.join(allowed)})" if allowed else ""
+            lines.append(f"`{path}` is not a known key{hint}; got {e['input']!r}")
+            continue
+        if kind == "missing":
+            lines.append(f"`{path}` is required; got nothing")
+            continue
+        msg = str(e["msg"]).removeprefix("Value error, ").replace("Input should be", "must be")
+        if kind == "value_error":  # our own messages already say what was given
+            sep = " " if msg.startswith("must ") else ": "
+            lines.append(f"`{path}`{sep}{msg}" if path else msg)
+        else:
+            lines.append(f"`{path}` {msg}; got {e['input']!r}")
+    if len(lines) == 1:
+        return ConfigError(f"{source}: {lines[0]}")
+    return ConfigError(f"{source}: {len(lines)} errors\n  " + "\n  ".join(lines))
