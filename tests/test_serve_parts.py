@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy.stats import binom, kstest
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
@@ -27,6 +29,7 @@ from safeheal.serve import (
     bucket,
     choose_arm,
 )
+from safeheal.serve._parse import rows_to_array
 from safeheal.serve._traffic import validate_arms
 
 # -- traffic split ---------------------------------------------------------------------------------
@@ -232,3 +235,48 @@ def test_all_lists_exactly_the_public_names() -> None:
     assert isinstance(StaticModelSource(), serve.ModelSource)
     admin = serve.TrafficAdmin(InMemoryTrafficTable(), StaticModelSource())
     assert isinstance(admin, serve.AdminActions)
+
+
+# -- the predict fast path -------------------------------------------------------------------------
+
+_no_bools = st.one_of(
+    st.none(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(),
+    st.text(max_size=4),
+    st.lists(st.floats(), max_size=2),
+)
+_row_lists = st.lists(
+    st.lists(st.floats(-1e3, 1e3) | st.integers(-5, 5) | _no_bools, min_size=2, max_size=4),
+    min_size=1,
+    max_size=4,
+)
+_row_objects = st.lists(
+    st.dictionaries(st.sampled_from(["a", "b", "c", "z"]), st.floats(-1e3, 1e3) | _no_bools),
+    min_size=1,
+    max_size=4,
+)
+
+
+@given(rows=_row_lists | _row_objects)
+def test_the_fast_path_agrees_with_the_value_by_value_check(rows: list[Any]) -> None:
+    """Without booleans in the body, NumPy's inference decides what the type scan would."""
+    from safeheal.serve._errors import ApiError
+    from safeheal.serve._models import ModelCache
+
+    source = StaticModelSource()
+    source.add("m", 1, LogisticRegression(), ["a", "b", "c"])
+    model = ModelCache(source).ensure("m", 1)
+    outcomes = []
+    for booleans_possible in (True, False):
+        try:
+            outcomes.append(rows_to_array(rows, model, 10, booleans_possible=booleans_possible))
+        except ApiError as exc:
+            outcomes.append((exc.status, exc.code, exc.field))
+    slow, fast = outcomes
+    if isinstance(slow, np.ndarray):
+        assert isinstance(fast, np.ndarray)
+        np.testing.assert_array_equal(slow, fast)
+        assert fast.dtype == np.float64
+    else:
+        assert slow == fast

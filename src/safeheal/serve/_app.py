@@ -207,11 +207,8 @@ class Gateway:
         if arms is None:
             raise self.unknown_model(name)
         _check_json_content_type(request)
-        body = expect_object(
-            decode_json(await read_body(request, self.settings.max_body_bytes)),
-            _PREDICT_KEYS,
-            ("rows",),
-        )
+        raw = await read_body(request, self.settings.max_body_bytes)
+        body = expect_object(decode_json(raw), _PREDICT_KEYS, ("rows",))
         request_id = request_id_of(body, generate=True)
         version = choose_arm(arms, name, request_id).version
         requests, rows, errors, latency = self.metrics.of(name, version)
@@ -224,7 +221,12 @@ class Gateway:
             _log.error("%s", message)
             await self._record(name, version, request_id, (), None, None, started, message)
             raise ApiError(503, "model_unavailable", message) from exc
-        X = rows_to_array(body["rows"], model, self.settings.max_rows)
+        X = rows_to_array(
+            body["rows"],
+            model,
+            self.settings.max_rows,
+            booleans_possible=b"true" in raw or b"false" in raw,
+        )
         n = X.shape[0]
         requests.inc()
         try:
@@ -300,15 +302,16 @@ class Gateway:
         )
 
 
-def get_gateway(request: Request) -> Gateway:
-    """FastAPI dependency: the gateway of the app serving this request."""
+async def get_gateway(request: Request) -> Gateway:
+    """FastAPI dependency: the gateway of the app serving this request. (``async`` so FastAPI
+    calls it in the event loop: a plain ``def`` dependency costs a trip to the thread pool.)"""
     return cast(Gateway, request.app.state.gateway)
 
 
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 
 
-def require_admin(
+async def require_admin(
     gateway: GatewayDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
 ) -> Gateway:
@@ -515,19 +518,38 @@ def _add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, on_unexpected)
 
 
+_NAME_PARAMETER = {
+    "parameters": [
+        {
+            "name": "name",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "title": "Name"},
+            "description": "The served model's name.",
+        }
+    ]
+}
+
+
 def _add_routes(app: FastAPI) -> None:
+    # The two hot endpoints take only the Request and find the gateway in app.state: FastAPI's
+    # dependency solver and path-parameter validation cost ~25 µs of CPU a request (about 4 % of
+    # a one-row prediction). The other endpoints use Depends. The `name` parameter is declared
+    # for the OpenAPI schema by hand.
     @app.post(
         "/v1/models/{name}/predict",
         response_model=PredictResponse,
         responses=_errors(400, 404, 413, 415, 422, 503),
         tags=["inference"],
         summary="Predict rows with the version the traffic split picks",
+        openapi_extra=_NAME_PARAMETER,
     )
-    async def predict(name: str, request: Request, gateway: GatewayDep) -> Response:
+    async def predict(request: Request) -> Response:
         """Rows in, one prediction per row out, with the version that answered and the request
         id (generated when absent). The same request id always goes to the same version while
         the split holds. Every request is logged, off the request path."""
-        return await gateway.predict(name, request)
+        gateway: Gateway = request.app.state.gateway
+        return await gateway.predict(request.path_params["name"], request)
 
     @app.post(
         "/v1/models/{name}/feedback",
@@ -536,11 +558,13 @@ def _add_routes(app: FastAPI) -> None:
         responses=_errors(400, 404, 413, 415, 422),
         tags=["inference"],
         summary="Record true labels of earlier requests",
+        openapi_extra=_NAME_PARAMETER,
     )
-    async def feedback(name: str, request: Request, gateway: GatewayDep) -> Response:
+    async def feedback(request: Request) -> Response:
         """Labels arrive later than predictions; they are logged and joined to the predictions
         by request id and row."""
-        return await gateway.feedback(name, request)
+        gateway: Gateway = request.app.state.gateway
+        return await gateway.feedback(request.path_params["name"], request)
 
     @app.get("/healthz", response_model=HealthResponse, responses=_errors(503), tags=["ops"])
     async def healthz(gateway: GatewayDep) -> Response:

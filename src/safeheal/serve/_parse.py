@@ -110,12 +110,18 @@ def _too_many(n: int, limit: int, what: str) -> ApiError:
     )
 
 
-def rows_to_array(rows: object, model: LoadedModel, max_rows: int) -> NDArray[np.float64]:
+def rows_to_array(
+    rows: object, model: LoadedModel, max_rows: int, *, booleans_possible: bool = True
+) -> NDArray[np.float64]:
     """The rows of a predict request as a float64 array in the model's feature order.
 
     Rows are either objects keyed by feature name or arrays in feature order, all of one form;
     every value is a finite JSON number. Otherwise a 422 (413 past ``max_rows``) naming the row
     and the feature.
+
+    ``booleans_possible=False`` promises that no value is a JSON boolean (the caller saw no
+    ``true`` or ``false`` in the body): then NumPy's own type inference tells numbers from
+    anything else, and only a body it rejects pays for the value-by-value diagnosis.
     """
     names = model.feature_names
     k = len(names)
@@ -184,6 +190,17 @@ def rows_to_array(rows: object, model: LoadedModel, max_rows: int) -> NDArray[np
             "`rows` mixes objects and arrays; send every row in the same form",
             field="rows",
         )
+    if not booleans_possible:
+        try:
+            inferred = np.array(values)
+        except (ValueError, OverflowError):
+            pass  # ragged or nested: diagnosed below
+        else:
+            # Strings, nulls and huge integers give other kinds; bools cannot be here.
+            if inferred.dtype.kind in "fiu" and inferred.shape == (n, k):
+                X = inferred.astype(np.float64, copy=False)
+                if np.isfinite(X).all():
+                    return X
     if not set(map(type, chain.from_iterable(values))) <= _NUMBER_TYPES:
         i, j, v = next(
             (i, j, v)
