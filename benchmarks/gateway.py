@@ -2,6 +2,9 @@
 
 Run:  .venv/bin/python benchmarks/gateway.py  [--repeats N] [--quick] [--sink memory|sqlite]
 
+``--sink sqlite`` logs into the store's SQLite file (WAL) through ``SqlInferenceSink``, as
+``safeheal serve`` does; ``memory`` keeps records in a ``MemorySink``.
+
 Two servers, one at a time, each in its own process under uvicorn on 127.0.0.1 (same settings:
 h11, asyncio loop, no access log, a port of its own):
 
@@ -92,9 +95,9 @@ def _gateway_app(sink_kind: str, directory: str) -> tuple[Any, Any]:
     if sink_kind == "memory":
         sink = MemorySink()
     else:
-        from safeheal.serve import SqlInferenceSink  # type: ignore[attr-defined,unused-ignore]
+        from safeheal.store import SqlInferenceSink
 
-        sink = SqlInferenceSink.open(f"sqlite:///{directory}/gateway.db")
+        sink = SqlInferenceSink.open(f"{directory}/gateway.db")
     app = create_app(
         models=source, traffic=InMemoryTrafficTable({MODEL: [(2, 10), (1, 90)]}), sink=sink
     )
@@ -273,7 +276,7 @@ def main() -> None:
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) >= 2:
         os.sched_setaffinity(0, {cpus[1]})
-    console = Console()
+    console = Console(width=max(Console().width, 110))
     console.print(
         f"[bold]Gateway vs bare FastAPI endpoint[/bold]: {CONCURRENCY} connections, "
         f"{repeats} alternating run(s) per workload, sink={args.sink}, {len(cpus)} CPUs"
