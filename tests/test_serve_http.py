@@ -198,6 +198,24 @@ def test_a_failing_model_is_a_503_counted_and_logged_and_the_app_lives_on(traine
     assert errors["broken"].predictions is None
 
 
+def test_a_version_that_cannot_load_is_a_503_and_logged(trained: Trained) -> None:
+    sink = MemorySink()
+    table = InMemoryTrafficTable({MODEL: [(1, 100)]})
+    app = create_app(models=source_of(trained), traffic=table, sink=sink)
+    with live(app) as client:
+        table.set_arms(MODEL, [(7, 100)])  # the controller routes to a version nobody registered
+        body = {"rows": trained.X[:1].tolist(), "request_id": "ghost"}
+        failed = client.post(f"/v1/models/{MODEL}/predict", json=body)
+        assert failed.status_code == 503
+        assert failed.json()["error"]["code"] == "model_unavailable"
+        assert "version 7" in failed.json()["error"]["message"]
+        table.set_arms(MODEL, [(1, 100)])
+        assert predict(client, trained.X[:1].tolist())["version"] == 1
+    (record,) = [r for r in sink.inferences if r.request_id == "ghost"]
+    assert (record.version, record.features, record.predictions) == (7, None, None)
+    assert "cannot be loaded" in (record.error or "")
+
+
 def test_healthz_metrics_and_openapi(trained: Trained) -> None:
     app = create_app(
         models=source_of(trained),
