@@ -3,8 +3,9 @@
 Run:  .venv/bin/python benchmarks/store.py  [--pairs N] [--repeats N] [--postgres URL]
 
 Each pair is what the controller persists for one decide + update: the decision (with its
-verdict, safe set, propensity and reasons), then its outcome with the posterior and cost estimate
-it produced, each write in its own transaction. SQLite is a fresh file in a temporary directory
+verdict, safe set, propensity and reasons), then its outcome with the posterior update (added to
+the stored posterior, which is read back) and the cost estimate it produced, each write in its own
+transaction. SQLite is a fresh file in a temporary directory
 (WAL, synchronous=NORMAL); PostgreSQL, when a URL is given (e.g. $SAFEHEAL_TEST_POSTGRES_URL), gets
 a fresh schema. The figure is the median over the repeats. The issue's target is 1,000 pairs/s on
 SQLite; the paper reports 1,250 decisions per minute.
@@ -23,7 +24,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from safeheal.core import Action, Decision, Outcome, State, Verdict
-from safeheal.policy.protocols import CostEstimate, Posterior
+from safeheal.policy.protocols import CostEstimate, PosteriorUpdate
 from safeheal.store import SqlStore, open_store
 
 VERDICT = Verdict(
@@ -61,9 +62,10 @@ def pairs_per_second(store: SqlStore, n: int) -> float:
     start = time.perf_counter()
     for i, d in enumerate(batch):
         store.record_decision(d, model="bench")
+        success = i % 3 != 0
         store.record_outcome(
-            Outcome(d.id, success=i % 3 != 0, cost=0.3),
-            Posterior(d.context, d.action.name, alpha=1.0 + i, beta=2.0),
+            Outcome(d.id, success=success, cost=0.3),
+            PosteriorUpdate(d.context, d.action.name, float(success), float(not success), 1.0, 1.0),
             CostEstimate(d.action.name, compute=0.8, risk=0.3, downtime=0.1, n=i + 1),
         )
     return n / (time.perf_counter() - start)

@@ -9,12 +9,14 @@
 # when the server in $SAFEHEAL_PG_DIR already runs it prints the same line again. When
 # SAFEHEAL_TEST_POSTGRES_URL already names a server of your own, `start` keeps it and starts nothing.
 # PostgreSQL comes from Debian's packages (apt-get, needs root). The cluster lives in
-# $SAFEHEAL_PG_DIR (default /tmp/safeheal-postgres), listens only on 127.0.0.1 on a free port,
+# $SAFEHEAL_PG_DIR (default /tmp/safeheal-postgres-<id of this checkout>), listens only on 127.0.0.1 on a free port,
 # runs as the `postgres` user when started by root (initdb refuses root), and trades durability for
 # speed (fsync off): it is for tests only.
 set -euo pipefail
 
-PG_DIR="${SAFEHEAL_PG_DIR:-/tmp/safeheal-postgres}"
+# One cluster per checkout by default, so two clones on one machine never share (or stop) a server.
+checkout_id=$(cd "$(dirname "$0")/.." && pwd -P | cksum | cut -d' ' -f1)
+PG_DIR="${SAFEHEAL_PG_DIR:-/tmp/safeheal-postgres-$checkout_id}"
 DATA="$PG_DIR/data"
 STATE="$PG_DIR/url"
 DB_USER="safeheal"

@@ -14,6 +14,7 @@ from safeheal import (
     Outcome,
     Posterior,
     PosteriorStore,
+    PosteriorUpdate,
     State,
     StoreError,
     UnknownDecisionError,
@@ -100,8 +101,8 @@ class FailingStore:
         return self.decisions[decision_id]
 
     def record_outcome(
-        self, outcome: Outcome, posterior: Posterior | None, cost: CostEstimate | None
-    ) -> None:
+        self, outcome: Outcome, update: PosteriorUpdate | None, cost: CostEstimate | None
+    ) -> Posterior | None:
         raise self.error
 
 
@@ -127,6 +128,24 @@ def test_a_failing_store_leaves_posteriors_untouched(error: Exception) -> None:
     assert policy.bandit.propensity(
         d.context, d.safe_set, costs=d.costs, default=Action.ROLLBACK
     ) == fresh.bandit.propensity(d.context, d.safe_set, costs=d.costs, default=Action.ROLLBACK)
+
+
+class NoPosteriorStore(FailingStore):
+    """A PosteriorStore that breaks its contract: it records an outcome and returns no posterior."""
+
+    def record_outcome(
+        self, outcome: Outcome, update: PosteriorUpdate | None, cost: CostEstimate | None
+    ) -> Posterior | None:
+        return None
+
+
+def test_a_store_that_returns_no_posterior_is_a_clear_error() -> None:
+    policy = HybridPolicy(store=NoPosteriorStore(StoreError("unused")), seed=0)
+    d = policy.decide(DEGRADED)
+    before = _memory(policy)
+    with pytest.raises(StoreError, match=r"NoPosteriorStore .* returned no posterior"):
+        policy.update(d, True, cost=0.4)
+    assert _memory(policy) == before
 
 
 def test_a_store_that_cannot_record_a_decision_fails_the_decision() -> None:

@@ -21,6 +21,7 @@ POLICY_NAMES = {
     "Outcome",
     "Posterior",
     "PosteriorStore",
+    "PosteriorUpdate",
     "Rule",
     "SLAGuard",
     "SafehealConfig",

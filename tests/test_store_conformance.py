@@ -36,7 +36,8 @@ from safeheal.errors import (
     StoreError,
     UnknownDecisionError,
 )
-from safeheal.policy.protocols import CostEstimate, Posterior, PosteriorStore
+from safeheal.policy import HybridPolicy
+from safeheal.policy.protocols import CostEstimate, Posterior, PosteriorStore, PosteriorUpdate
 from safeheal.store import SqlStore, open_store
 from safeheal.store._migrate import head_revision
 from safeheal.store._schema import VERSION_TABLE, metadata
@@ -179,8 +180,21 @@ def make_decision(
     return dataclasses.replace(decision, **changes)
 
 
+#: One success of RETRAIN in drifting/high from Beta(2, 2); POST is what it makes of an empty store.
+UPDATE = PosteriorUpdate("drifting/high", "RETRAIN", 1.0, 0.0, prior_alpha=2.0, prior_beta=2.0)
 POST = Posterior("drifting/high", "RETRAIN", alpha=3.0, beta=2.0)
 COST = CostEstimate("RETRAIN", compute=0.8, risk=0.3, downtime=0.1, n=1)
+
+
+def update_of(
+    success: bool,
+    *,
+    context: str = "drifting/high",
+    action: str = "RETRAIN",
+    prior: tuple[float, float] = (1.0, 1.0),
+) -> PosteriorUpdate:
+    """The update one outcome makes, from the posterior ``prior`` the policy holds."""
+    return PosteriorUpdate(context, action, float(success), float(not success), *prior)
 
 
 def outcome_of(decision: Decision, success: bool = True, cost: float | None = 0.4) -> Outcome:
@@ -309,7 +323,8 @@ def test_outcome_posterior_and_cost_round_trip(store: SqlStore) -> None:
     store.record_decision(d)
     assert store.get_outcome(d.id) is None
     at = datetime(2026, 3, 1, 14, 30, 15, 123456, tzinfo=UTC)
-    store.record_outcome(Outcome(d.id, success=True, cost=0.37, at=at), POST, COST)
+    stored = store.record_outcome(Outcome(d.id, success=True, cost=0.37, at=at), UPDATE, COST)
+    assert stored == POST
     assert store.get_outcome(d.id) == Outcome(d.id, success=True, cost=0.37, at=at)
     assert store.load_posteriors() == [POST]
     assert store.load_costs() == [COST]
@@ -318,7 +333,7 @@ def test_outcome_posterior_and_cost_round_trip(store: SqlStore) -> None:
 def test_an_outcome_without_cost_or_updates(store: SqlStore) -> None:
     d = make_decision()
     store.record_decision(d)
-    store.record_outcome(Outcome(d.id, success=False), None, None)
+    assert store.record_outcome(Outcome(d.id, success=False), None, None) is None
     outcome = store.get_outcome(d.id)
     assert outcome is not None
     assert (outcome.success, outcome.cost) == (False, None)
@@ -326,28 +341,63 @@ def test_an_outcome_without_cost_or_updates(store: SqlStore) -> None:
     assert store.load_costs() == []
 
 
-def test_posteriors_and_costs_are_replaced_per_key(store: SqlStore) -> None:
-    first, second, other = make_decision(), make_decision(), make_decision()
-    for d in (first, second, other):
+def test_posteriors_accumulate_and_costs_are_replaced_per_key(store: SqlStore) -> None:
+    first, second, third, other = (make_decision() for _ in range(4))
+    for d in (first, second, third, other):
         store.record_decision(d)
-    store.record_outcome(outcome_of(first), POST, COST)
-    newer = dataclasses.replace(POST, alpha=4.0)
+    store.record_outcome(outcome_of(first), UPDATE, COST)
+    # The prior only starts a pair: a policy whose memory lags behind adds to what is stored.
     newer_cost = dataclasses.replace(COST, compute=0.7, n=2)
-    store.record_outcome(outcome_of(second), newer, newer_cost)
+    assert store.record_outcome(
+        outcome_of(second), update_of(True, prior=(50.0, 50.0)), newer_cost
+    ) == dataclasses.replace(POST, alpha=4.0)
+    assert store.record_outcome(
+        outcome_of(third, success=False), update_of(False), None
+    ) == dataclasses.replace(POST, alpha=4.0, beta=3.0)
     elsewhere = Posterior("degraded/high", "RETRAIN", alpha=1.0, beta=2.0)
-    store.record_outcome(outcome_of(other, success=False), elsewhere, None)
-    assert store.load_posteriors() == [elsewhere, newer]
+    assert (
+        store.record_outcome(
+            outcome_of(other, success=False), update_of(False, context="degraded/high"), None
+        )
+        == elsewhere
+    )
+    assert store.load_posteriors() == [elsewhere, dataclasses.replace(POST, alpha=4.0, beta=3.0)]
     assert store.load_costs() == [newer_cost]
+
+
+def test_the_returned_posterior_is_the_stored_one(store: SqlStore) -> None:
+    contexts = ("drifting/high", "drifting/low")
+    for i in range(6):
+        d = make_decision()
+        store.record_decision(d)
+        returned = store.record_outcome(
+            outcome_of(d, success=i % 3 != 0),
+            update_of(i % 3 != 0, context=contexts[i % 2], prior=(2.0, 1.0)),
+            None,
+        )
+        assert returned is not None
+        assert returned in store.load_posteriors()
+    assert store.load_posteriors() == [
+        Posterior("drifting/high", "RETRAIN", alpha=2.0 + 2, beta=1.0 + 1),
+        Posterior("drifting/low", "RETRAIN", alpha=2.0 + 2, beta=1.0 + 1),
+    ]
+
+
+def test_an_update_of_zero_outcomes_starts_the_pair_from_its_prior(store: SqlStore) -> None:
+    d = make_decision()
+    store.record_decision(d)
+    nothing = PosteriorUpdate("drifting/high", "RETRAIN", 0.0, 0.0, 1e-9, 0.5)
+    assert store.record_outcome(outcome_of(d), nothing, None) == Posterior(
+        "drifting/high", "RETRAIN", 1e-9, 0.5
+    )
 
 
 def test_outcome_for_an_unknown_decision_writes_nothing(store: SqlStore) -> None:
     d = make_decision()
     store.record_decision(d)
-    store.record_outcome(outcome_of(d), POST, COST)
+    store.record_outcome(outcome_of(d), UPDATE, COST)
     with pytest.raises(UnknownDecisionError, match="no decision with id 'ghost'"):
-        store.record_outcome(
-            Outcome("ghost", success=False), dataclasses.replace(POST, beta=9.0), None
-        )
+        store.record_outcome(Outcome("ghost", success=False), update_of(False), None)
     assert store.load_posteriors() == [POST]
     assert store.load_costs() == [COST]
 
@@ -355,12 +405,10 @@ def test_outcome_for_an_unknown_decision_writes_nothing(store: SqlStore) -> None
 def test_a_second_outcome_writes_nothing(store: SqlStore) -> None:
     d = make_decision()
     store.record_decision(d)
-    store.record_outcome(outcome_of(d, success=True), POST, COST)
+    store.record_outcome(outcome_of(d, success=True), UPDATE, COST)
     with pytest.raises(DuplicateOutcomeError, match="already has an outcome"):
         store.record_outcome(
-            outcome_of(d, success=False),
-            dataclasses.replace(POST, beta=3.0),
-            dataclasses.replace(COST, n=2),
+            outcome_of(d, success=False), update_of(False), dataclasses.replace(COST, n=2)
         )
     assert store.load_posteriors() == [POST]
     assert store.load_costs() == [COST]
@@ -370,18 +418,32 @@ def test_a_second_outcome_writes_nothing(store: SqlStore) -> None:
 
 
 @pytest.mark.parametrize(
-    ("posterior", "cost", "outcome_cost", "message"),
+    ("update", "cost", "outcome_cost", "message"),
     [
-        (dataclasses.replace(POST, alpha=0.0), None, None, r"Posterior.alpha .* > 0; got 0.0"),
-        (dataclasses.replace(POST, beta=float("nan")), None, None, "Posterior.beta"),
-        (POST, dataclasses.replace(COST, risk=1.5), None, r"CostEstimate.risk .* \[0, 1\]"),
-        (POST, dataclasses.replace(COST, n=-1), None, "CostEstimate.n must be an integer >= 0"),
-        (POST, COST, float("inf"), r"Outcome.cost must be None or a number in \[0, 1\]"),
+        (
+            dataclasses.replace(UPDATE, prior_alpha=0.0),
+            None,
+            None,
+            r"PosteriorUpdate.prior_alpha must be a finite number > 0; got 0.0",
+        ),
+        (dataclasses.replace(UPDATE, prior_beta=float("nan")), None, None, "prior_beta"),
+        (dataclasses.replace(UPDATE, prior_beta=float("inf")), None, None, "prior_beta"),
+        (
+            dataclasses.replace(UPDATE, successes=-1.0),
+            None,
+            None,
+            r"PosteriorUpdate.successes must be a finite number >= 0; got -1.0",
+        ),
+        (dataclasses.replace(UPDATE, failures=float("inf")), None, None, "failures"),
+        (dataclasses.replace(UPDATE, failures=float("nan")), None, None, "failures"),
+        (UPDATE, dataclasses.replace(COST, risk=1.5), None, r"CostEstimate.risk .* \[0, 1\]"),
+        (UPDATE, dataclasses.replace(COST, n=-1), None, "CostEstimate.n must be an integer >= 0"),
+        (UPDATE, COST, float("inf"), r"Outcome.cost must be None or a number in \[0, 1\]"),
     ],
 )
 def test_invalid_values_are_refused_before_anything_is_written(
     store: SqlStore,
-    posterior: Posterior,
+    update: PosteriorUpdate,
     cost: CostEstimate | None,
     outcome_cost: float | None,
     message: str,
@@ -389,7 +451,7 @@ def test_invalid_values_are_refused_before_anything_is_written(
     d = make_decision()
     store.record_decision(d)
     with pytest.raises(DataError, match=message):
-        store.record_outcome(Outcome(d.id, True, outcome_cost), posterior, cost)
+        store.record_outcome(Outcome(d.id, True, outcome_cost), update, cost)
     assert store.get_outcome(d.id) is None
     assert store.load_posteriors() == []
 
@@ -400,14 +462,12 @@ def test_a_failure_mid_transaction_writes_nothing(
     d, later = make_decision(), make_decision()
     store.record_decision(d)
     store.record_decision(later)
-    store.record_outcome(outcome_of(d), POST, COST)
+    store.record_outcome(outcome_of(d), UPDATE, COST)
     # The last statement of record_outcome fails in the database, after the outcome and the
     # posterior were written in the same transaction.
     monkeypatch.setattr(store._sql, "put_cost", sa.text("SELECT no_such_function(:action)"))
     with pytest.raises(StoreError, match="no_such_function") as info:
-        store.record_outcome(
-            outcome_of(later), dataclasses.replace(POST, alpha=4.0), dataclasses.replace(COST, n=2)
-        )
+        store.record_outcome(outcome_of(later), update_of(True), dataclasses.replace(COST, n=2))
     assert info.value.__cause__ is None  # no SQLAlchemy traceback for the user
     monkeypatch.undo()
     assert store.get_outcome(later.id) is None
@@ -422,7 +482,7 @@ def test_reopening_sees_the_same_posteriors_and_decisions(location: str) -> None
     d = make_decision()
     with open_store(location) as first:
         first.record_decision(d, model="churn")
-        first.record_outcome(outcome_of(d), POST, COST)
+        first.record_outcome(outcome_of(d), UPDATE, COST)
     with open_store(location) as again:
         assert again.load_posteriors() == [POST]
         assert again.load_costs() == [COST]
@@ -454,11 +514,10 @@ def test_concurrent_writers_do_not_corrupt(location: str) -> None:
 
         def write(store: SqlStore, name: str) -> None:
             try:
-                for i in range(per_writer):
+                for _ in range(per_writer):
                     d = make_decision(context=name)
                     store.record_decision(d, model=name)
-                    post = Posterior(name, "RETRAIN", alpha=1.0 + i + 1, beta=1.0)
-                    store.record_outcome(outcome_of(d), post, None)
+                    store.record_outcome(outcome_of(d), update_of(True, context=name), None)
             except BaseException as error:  # reported below
                 errors.append(error)
 
@@ -492,6 +551,110 @@ def test_concurrent_writers_do_not_corrupt(location: str) -> None:
                 assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
 
 
+# -- no lost updates: each outcome is added to the posterior in the store's transaction ------------
+
+
+def test_two_stores_interleaving_on_one_pair_lose_no_update(location: str) -> None:
+    """Two writers (two processes' stores) on one (context, action), each passing the posterior it
+    last saw as its prior: every outcome counts, and the first writer's prior starts the pair."""
+    pattern = [True, False, True, True, False, True, False, False, True, True, True]
+    with open_store(location) as a, open_store(location) as b:
+        writers = {"a": a, "b": b}
+        memory = {"a": (3.0, 1.0), "b": (1.0, 1.0)}  # a warm-started its copy; b did not
+        for i, success in enumerate(pattern):
+            name = "ab"[i % 2]
+            writer = writers[name]
+            d = make_decision()
+            writer.record_decision(d, model=name)
+            update = update_of(success, prior=memory[name])
+            stored = writer.record_outcome(outcome_of(d, success), update, None)
+            assert stored is not None
+            memory[name] = (stored.alpha, stored.beta)
+        wins = sum(pattern)
+        expected = [Posterior("drifting/high", "RETRAIN", 3.0 + wins, 1.0 + len(pattern) - wins)]
+        assert a.load_posteriors() == expected
+        assert b.load_posteriors() == expected
+        assert memory["ab"[(len(pattern) - 1) % 2]] == (expected[0].alpha, expected[0].beta)
+
+
+def test_two_stores_in_threads_lose_no_update(location: str) -> None:
+    per_writer = 50
+    errors: list[BaseException] = []
+    seen: dict[str, list[Posterior]] = {}
+
+    def write(store: SqlStore, name: str, wins: Callable[[int], bool]) -> None:
+        try:
+            memory = (1.0, 1.0)
+            seen[name] = []
+            for i in range(per_writer):
+                d = make_decision()
+                store.record_decision(d, model=name)
+                success = wins(i)
+                stored = store.record_outcome(
+                    outcome_of(d, success), update_of(success, prior=memory), None
+                )
+                assert stored is not None
+                memory = (stored.alpha, stored.beta)
+                seen[name].append(stored)
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    def a_wins(i: int) -> bool:
+        return i % 3 != 0
+
+    def b_wins(i: int) -> bool:
+        return i % 2 == 0
+
+    with open_store(location) as a, open_store(location) as b:
+        threads = [
+            threading.Thread(target=write, args=(a, "a", a_wins)),
+            threading.Thread(target=write, args=(b, "b", b_wins)),
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        wins = sum(map(a_wins, range(per_writer))) + sum(map(b_wins, range(per_writer)))
+        losses = 2 * per_writer - wins
+        final = Posterior("drifting/high", "RETRAIN", 1.0 + wins, 1.0 + losses)
+        assert a.load_posteriors() == [final]
+        assert b.load_posteriors() == [final]
+        # The updates were applied one after the other: the k-th saw k outcomes in the pair.
+        totals = sorted(p.alpha + p.beta for name in "ab" for p in seen[name])
+        assert totals == [2.0 + k for k in range(1, 2 * per_writer + 1)]
+        assert final in seen["a"] + seen["b"]
+
+
+CRITICAL = State(drift=0.3, accuracy_drop=0.0, anomaly_rate=0.0)
+
+
+def test_a_policy_adopts_the_posterior_other_policies_stored(location: str) -> None:
+    with open_store(location) as a_store, open_store(location) as b_store:
+        first = HybridPolicy(store=a_store, seed=1, model="churn")
+        second = HybridPolicy(store=b_store, seed=2, model="fraud")
+        d1, d2 = first.decide(CRITICAL), second.decide(CRITICAL)
+        context, action, default = d2.context, d2.action, d2.verdict.default
+        assert (d1.context, d1.action) == (context, action)  # FALLBACK is mandatory there
+        a0, b0 = second.bandit.params(context, action, default)  # the prior, with warm start
+        assert first.bandit.params(context, action, default) == (a0, b0)
+
+        first.update(d1, True)
+        first.update(first.decide(CRITICAL), True)
+        assert second.bandit.params(context, action, default) == (a0, b0)  # not seen yet
+        second.update(d2, False)
+        both = Posterior(context, action.name, a0 + 2, b0 + 1)
+        assert second.bandit.posterior(context, action, default) == both
+        assert a_store.load_posteriors() == [both]
+
+        # and the first policy catches up with the second's outcome on its next update
+        first.update(first.decide(CRITICAL), False)
+        stored = Posterior(context, action.name, a0 + 2, b0 + 2)
+        assert first.bandit.posterior(context, action, default) == stored
+        assert b_store.load_posteriors() == [stored]
+        assert second.bandit.posterior(context, action, default) == both  # until it updates
+
+
 def test_a_locked_store_is_a_clear_error_and_nothing_is_written(
     backend: Backend, location: str
 ) -> None:
@@ -499,11 +662,11 @@ def test_a_locked_store_is_a_clear_error_and_nothing_is_written(
         first, second = make_decision(), make_decision()
         store.record_decision(first)
         store.record_decision(second)
-        store.record_outcome(outcome_of(first), POST, COST)
+        store.record_outcome(outcome_of(first), UPDATE, COST)
         with backend.hold_write_lock(location):
             started = time.monotonic()
             with pytest.raises(StoreError, match="is locked") as info:
-                store.record_outcome(outcome_of(second), dataclasses.replace(POST, alpha=9.0), COST)
+                store.record_outcome(outcome_of(second), update_of(True), COST)
             assert time.monotonic() - started >= 0.15  # it waited the busy timeout first
             message = str(info.value)
             assert store.url in message
@@ -512,7 +675,8 @@ def test_a_locked_store_is_a_clear_error_and_nothing_is_written(
             assert store.load_posteriors() == [POST]  # readers are not blocked
         assert store.get_outcome(second.id) is None
         assert store.load_posteriors() == [POST]
-        store.record_outcome(outcome_of(second), POST, COST)  # works once the lock is gone
+        again = store.record_outcome(outcome_of(second), update_of(True), COST)  # lock gone
+        assert again == dataclasses.replace(POST, alpha=4.0)
         assert store.get_outcome(second.id) is not None
 
 
@@ -636,7 +800,7 @@ def test_a_server_that_goes_away_is_a_clear_error(pg_location: str) -> None:
         with open_store(via) as store:
             d = make_decision()
             store.record_decision(d)
-            store.record_outcome(outcome_of(d), POST, None)
+            store.record_outcome(outcome_of(d), UPDATE, None)
             relay.close()  # the server is gone
             with pytest.raises(StoreError, match="cannot reach the PostgreSQL store") as info:
                 store.load_posteriors()

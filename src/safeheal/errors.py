@@ -11,6 +11,8 @@ keeps working::
     ├── InsufficientDataError(DataError)             too few rows for the requested statistic
     ├── StateError(SafehealError, ValueError)        a State built from invalid numbers
     ├── StoreError(SafehealError, RuntimeError)      the store is locked, gone or not migrated
+    ├── RegistryError(SafehealError, RuntimeError)   the model registry failed or is unreachable
+    │   └── UnknownModelError(RegistryError, LookupError)  no such model, version or role
     ├── UnknownDecisionError(SafehealError, KeyError)  an outcome for a decision nobody made
     └── DuplicateOutcomeError(SafehealError, ValueError)  a second outcome for one decision
 
@@ -29,11 +31,13 @@ __all__ = [
     "DataError",
     "DuplicateOutcomeError",
     "InsufficientDataError",
+    "RegistryError",
     "SafehealError",
     "SchemaError",
     "StateError",
     "StoreError",
     "UnknownDecisionError",
+    "UnknownModelError",
 ]
 
 
@@ -63,6 +67,14 @@ class StateError(SafehealError, ValueError):
 
 class StoreError(SafehealError, RuntimeError):
     """The store cannot be opened or written (locked, gone, or a migration is missing)."""
+
+
+class RegistryError(SafehealError, RuntimeError):
+    """The model registry could not do what was asked (unreachable, refused, failed to store)."""
+
+
+class UnknownModelError(RegistryError, LookupError):
+    """The registry has no model, or no version, by that name or number."""
 
 
 class UnknownDecisionError(SafehealError, KeyError):

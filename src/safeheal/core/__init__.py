@@ -1,7 +1,15 @@
 """Value types shared by every stage of the loop: State, Action, Verdict, Decision, Outcome."""
 
 from safeheal.core.action import Action
-from safeheal.core.decision import CostEstimate, Decision, Outcome, Posterior, Source, Verdict
+from safeheal.core.decision import (
+    CostEstimate,
+    Decision,
+    Outcome,
+    Posterior,
+    PosteriorUpdate,
+    Source,
+    Verdict,
+)
 from safeheal.core.state import State
 
 __all__ = [
@@ -10,6 +18,7 @@ __all__ = [
     "Decision",
     "Outcome",
     "Posterior",
+    "PosteriorUpdate",
     "Source",
     "State",
     "Verdict",

@@ -164,6 +164,30 @@ class Posterior:
 
 
 @dataclass(frozen=True, slots=True)
+class PosteriorUpdate:
+    """What one outcome changes in the Beta posterior of one action in one context bucket.
+
+    A store adds ``successes`` to the alpha and ``failures`` to the beta of the posterior it holds
+    for (``context``, ``action``), in the transaction that keeps the outcome, so that policies in
+    several processes sharing the store lose none of each other's outcomes. When it holds none
+    yet, it starts from Beta(``prior_alpha``, ``prior_beta``): the posterior the policy had for the
+    pair (its prior, plus the warm start for the zone's default action).
+
+    >>> u = PosteriorUpdate("degraded/high", "ROLLBACK", successes=1.0, failures=0.0,
+    ...                     prior_alpha=3.0, prior_beta=1.0)
+    >>> u.successes + u.prior_alpha, u.failures + u.prior_beta  # the first outcome of the pair
+    (4.0, 1.0)
+    """
+
+    context: str
+    action: str  # Action name
+    successes: float
+    failures: float
+    prior_alpha: float
+    prior_beta: float
+
+
+@dataclass(frozen=True, slots=True)
 class CostEstimate:
     """Running estimate of one action's normalised cost terms, each in [0, 1]."""
 

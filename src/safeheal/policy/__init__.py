@@ -17,7 +17,7 @@ from safeheal.policy._envelope import Condition, RiskHigh, Rule, SafetyEnvelope,
 from safeheal.policy._hybrid import MODES, HybridPolicy, Mode
 from safeheal.policy._impact import ImpactAssumptions, ImpactModel
 from safeheal.policy._sla import ActionEffect, SLAGuard, SLAWeights
-from safeheal.policy.protocols import CostEstimate, Posterior, PosteriorStore
+from safeheal.policy.protocols import CostEstimate, Posterior, PosteriorStore, PosteriorUpdate
 
 __all__ = [
     "MODES",
@@ -35,6 +35,7 @@ __all__ = [
     "Mode",
     "Posterior",
     "PosteriorStore",
+    "PosteriorUpdate",
     "RiskHigh",
     "Rule",
     "SLAGuard",

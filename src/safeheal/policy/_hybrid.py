@@ -30,13 +30,14 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from safeheal.core.action import Action
-from safeheal.core.decision import Decision, Outcome, Source, Verdict
+from safeheal.core.decision import Decision, Outcome, PosteriorUpdate, Source, Verdict
 from safeheal.core.state import State
 from safeheal.errors import (
     ConfigError,
     DataError,
     DuplicateOutcomeError,
     StateError,
+    StoreError,
     UnknownDecisionError,
 )
 from safeheal.policy._bandit import ThompsonBandit
@@ -82,6 +83,8 @@ class HybridPolicy:
     here) and the impact model. With a ``store`` (a :class:`~safeheal.policy.PosteriorStore`), the
     policy loads posteriors and cost estimates from it when built, records every decision in it and
     persists every outcome before applying it; without one, it remembers its open decisions itself.
+    Policies in several processes may share one store: each outcome is added to the stored
+    posterior, and the policy adopts what the store then holds for that (context, action).
     Not thread-safe: give each thread (or each controller) its own policy.
 
     >>> policy = HybridPolicy(seed=1)
@@ -340,10 +343,13 @@ class HybridPolicy:
     ) -> Outcome:
         """Fold in the outcome of ``decision``: success or not, and its measured cost if known.
 
-        ``cost`` is the three measured terms (:class:`CostTerms`) or a total C(a) in [0, 1]. The new
-        posterior and cost estimate are computed first, persisted through the store (which refuses
-        an unknown or already answered decision), and only then applied: on any error nothing
-        changes. Without a store the policy checks the id against the decisions it made.
+        ``cost`` is the three measured terms (:class:`CostTerms`) or a total C(a) in [0, 1]. The
+        outcome's posterior update and the new cost estimate are computed first, persisted through
+        the store (which refuses an unknown or already answered decision), and only then applied:
+        on any error nothing changes. With a store, the store adds the outcome to the posterior it
+        holds for (context, action) and the policy takes the result, so it also picks up the
+        outcomes other policies sharing the store recorded for that pair. Without a store the
+        policy updates its own posterior, and checks the id against the decisions it made.
         """
         if not isinstance(decision, Decision):
             raise DataError(
@@ -369,14 +375,30 @@ class HybridPolicy:
                 decision.action,
                 decision.verdict.default,
             )
-        posterior = self.bandit.posterior_after(context, action, bool(success), default)
         estimate, measured = (
             self.costs.estimate_after(action, cost) if cost is not None else (None, None)
         )
         outcome = Outcome(decision.id, bool(success), measured, self._clock())
         if self.store is not None:
-            self.store.record_outcome(outcome, posterior, estimate)
+            prior_alpha, prior_beta = self.bandit.params(context, action, default)
+            update = PosteriorUpdate(
+                context,
+                action.name,
+                successes=1.0 if success else 0.0,
+                failures=0.0 if success else 1.0,
+                prior_alpha=prior_alpha,
+                prior_beta=prior_beta,
+            )
+            stored = self.store.record_outcome(outcome, update, estimate)
+            if stored is None:
+                raise StoreError(
+                    f"the store {type(self.store).__name__} recorded the outcome of decision "
+                    f"{decision.id!r} but returned no posterior for {action.name} in "
+                    f"{context!r}; PosteriorStore.record_outcome must return the stored posterior"
+                )
+            posterior = stored
         else:
+            posterior = self.bandit.posterior_after(context, action, bool(success), default)
             del self._open[decision.id]
             self._closed[decision.id] = None
             if len(self._closed) > self.max_pending:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from safeheal.core.decision import CostEstimate, Decision, Outcome, Posterior
+from safeheal.core.decision import CostEstimate, Decision, Outcome, Posterior, PosteriorUpdate
 
-__all__ = ["CostEstimate", "Posterior", "PosteriorStore"]
+__all__ = ["CostEstimate", "Posterior", "PosteriorStore", "PosteriorUpdate"]
 
 
 @runtime_checkable
@@ -43,8 +43,19 @@ class PosteriorStore(Protocol):
     def record_outcome(
         self,
         outcome: Outcome,
-        posterior: Posterior | None,
+        update: PosteriorUpdate | None,
         cost: CostEstimate | None,
-    ) -> None:
-        """Atomically keep an outcome and the posterior and cost estimate it produced."""
+    ) -> Posterior | None:
+        """Atomically keep an outcome, apply its posterior update and keep its cost estimate.
+
+        In the same transaction as the outcome, ``update`` is applied to the stored posterior of
+        its (context, action): its successes are added to alpha and its failures to beta, or, when
+        the store holds no posterior for the pair yet, the posterior starts from
+        Beta(prior_alpha, prior_beta) plus the update. Increments, not absolute values, so that
+        several policies sharing the store (one per process, or several on one database) never
+        overwrite each other's outcomes. Returns the posterior as stored after the update (which
+        includes every other writer's outcomes for the pair), or None when ``update`` is None.
+
+        ``cost`` is absolute: it replaces the stored estimate for its action (last writer wins).
+        """
         ...

@@ -1,6 +1,9 @@
 """Compiled kernels of the KS test (imported lazily by :mod:`safeheal.signals._ks`).
 
 Importing this module imports Numba; the kernels are cached on disk after the first compile.
+Each kernel works on a range of features (or rows) and releases the GIL, so the caller spreads a
+large window over its own threads; there is no OpenMP region that, on a loaded machine, would spin
+waiting for a descheduled thread.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ import numba
 import numpy as np
 
 njit = numba.njit(cache=True, nogil=True)
-pnjit = numba.njit(cache=True, nogil=True, parallel=True)
 
 
 @njit
@@ -99,46 +101,45 @@ def merge_stat_pair(
     return b0, b1
 
 
-@pnjit
-def merge_stats(ref: Any, ref_lo: Any, ref_hi: Any, cur: Any, cur_lo: Any, cur_hi: Any) -> Any:
-    k = ref.shape[0]
-    out = np.zeros(k, dtype=np.int64)
-    half = (k + 1) // 2
-    for p in numba.prange(half):
-        f = p
-        g = p + half
-        if g < k:
-            out[f], out[g] = merge_stat_pair(
-                ref[f],
-                ref_lo[f],
-                ref_hi[f],
-                cur[f],
-                cur_lo[f],
-                cur_hi[f],
-                ref[g],
-                ref_lo[g],
-                ref_hi[g],
-                cur[g],
-                cur_lo[g],
-                cur_hi[g],
-            )
-        else:
-            out[f] = merge_stat(
-                ref[f], ref_lo[f], ref_hi[f], cur[f], cur_lo[f], cur_hi[f], ref_lo[f], cur_lo[f], 0
-            )
-    return out
+@njit
+def merge_pair_into(
+    ref: Any, ref_lo: Any, ref_hi: Any, cur: Any, cur_lo: Any, cur_hi: Any, f: int, g: int, out: Any
+) -> None:
+    # Features f and g (g may be past the end: then f alone) into out[f], out[g].
+    if g < ref.shape[0]:
+        out[f], out[g] = merge_stat_pair(
+            ref[f], ref_lo[f], ref_hi[f], cur[f], cur_lo[f], cur_hi[f],
+            ref[g], ref_lo[g], ref_hi[g], cur[g], cur_lo[g], cur_hi[g],
+        )  # fmt: skip
+    else:
+        out[f] = merge_stat(
+            ref[f], ref_lo[f], ref_hi[f], cur[f], cur_lo[f], cur_hi[f], ref_lo[f], cur_lo[f], 0
+        )
 
 
-@pnjit
-def transpose_into(x: Any, out: Any) -> None:
-    # out[f, r] = x[r, f], in blocks of rows so that reads and writes stay in cache.
-    n, k = x.shape
+@njit
+def merge_stats_range(
+    ref: Any, ref_lo: Any, ref_hi: Any, cur: Any, cur_lo: Any, cur_hi: Any,
+    start: int, stop: int, out: Any,
+) -> None:  # fmt: skip
+    # Features [start, stop), two at a time.
+    half = (stop - start + 1) // 2
+    for p in range(half):
+        f = start + p
+        g = f + half
+        merge_pair_into(
+            ref, ref_lo, ref_hi, cur, cur_lo, cur_hi, f, g if g < stop else ref.shape[0], out
+        )
+
+
+@njit
+def transpose_rows(x: Any, out: Any, start: int, stop: int) -> None:
+    # out[f, r] = x[r, f] for rows [start, stop), in blocks that stay in cache.
     block = 256
-    for b in numba.prange((n + block - 1) // block):
-        start = b * block
-        stop = min(n, start + block)
-        for f in range(k):
-            for r in range(start, stop):
+    for b0 in range(start, stop, block):
+        b1 = min(stop, b0 + block)
+        for f in range(x.shape[1]):
+            for r in range(b0, b1):
                 out[f, r] = x[r, f]
 
 
@@ -199,20 +200,22 @@ def outside_band(n1: int, n2: int, t: int) -> float:
     return min(max(p, 0.0), 1.0)
 
 
-@pnjit
-def exact_pvalues(n: Any, m: Any, diff: Any, todo: Any) -> Any:
-    k = n.shape[0]
-    out = np.full(k, np.nan)
-    for f in numba.prange(k):
-        if not todo[f]:
-            continue
-        if diff[f] == 0:
-            out[f] = 1.0
-        elif n[f] == m[f]:
-            out[f] = outside_square(n[f], diff[f] // n[f])
-        else:
-            out[f] = outside_band(n[f], m[f], diff[f])
-    return out
+@njit
+def exact_pvalue(n: int, m: int, diff: int) -> float:
+    if diff == 0:
+        return 1.0
+    if n == m:
+        return outside_square(n, diff // n)
+    return outside_band(n, m, diff)
+
+
+@njit
+def exact_pvalues_range(
+    n: Any, m: Any, diff: Any, todo: Any, start: int, stop: int, out: Any
+) -> None:
+    for f in range(start, stop):
+        if todo[f]:
+            out[f] = exact_pvalue(n[f], m[f], diff[f])
 
 
 @njit
@@ -235,9 +238,7 @@ def smirnov_sf(n: int, x: float) -> float:
     return min(1.0, x * total)
 
 
-@pnjit
-def smirnov_sf_many(n: Any, x: Any) -> Any:
-    out = np.empty(x.shape[0])
-    for f in numba.prange(x.shape[0]):
+@njit
+def smirnov_sf_range(n: Any, x: Any, start: int, stop: int, out: Any) -> None:
+    for f in range(start, stop):
         out[f] = smirnov_sf(int(n[f]), x[f])
-    return out

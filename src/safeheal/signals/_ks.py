@@ -12,8 +12,11 @@ Numba is imported lazily: importing this module costs nothing until a kernel run
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
@@ -26,6 +29,10 @@ IntArray = npt.NDArray[np.int64]
 
 #: Largest sample size for which scipy's ``method="auto"`` computes the exact distribution.
 MAX_EXACT_N = 10_000
+#: Windows with fewer values than this run on one core: a thread hand-off costs more than it saves.
+PARALLEL_MIN_VALUES = 1_000_000
+#: Threads for large windows.
+THREADS = max(1, min(4, os.cpu_count() or 1))
 #: Below this Massart bound on the tail, a p-value is taken from the limiting distribution; the
 #: difference from the exact value is then below the bound itself.
 _TINY_P = 1e-10
@@ -42,22 +49,40 @@ class KSResult:
 
 
 @cache
-def _compiled() -> dict[str, Callable[..., Any]]:
-    from safeheal.signals import _kernels as k
+def _kernels() -> Any:
+    from safeheal.signals import _kernels
 
-    return {
-        "merge_stats": k.merge_stats,
-        "exact_pvalues": k.exact_pvalues,
-        "smirnov_sf_many": k.smirnov_sf_many,
-        "transpose_into": k.transpose_into,
-    }
+    return _kernels
+
+
+@cache
+def _pool() -> ThreadPoolExecutor:
+    """Worker threads for large windows (NumPy's sort and the kernels release the GIL)."""
+    return ThreadPoolExecutor(THREADS, thread_name_prefix="safeheal-ks")
+
+
+def spread(work: Callable[[int, int], object], count: int, *, parallel: bool) -> None:
+    """Run ``work(start, stop)`` over ``range(count)``, in one chunk per thread when parallel."""
+    if not parallel or THREADS == 1 or count < 2:
+        work(0, count)
+        return
+    bounds = np.linspace(0, count, min(THREADS, count) + 1).astype(int)
+    futures = [_pool().submit(work, int(a), int(b)) for a, b in itertools.pairwise(bounds)]
+    for f in futures:
+        f.result()
 
 
 def transposed(x: npt.NDArray[np.float64]) -> FloatArray:
-    """A fresh C-contiguous ``(k, n)`` copy of an ``(n, k)`` float64 array (blocked, all cores)."""
+    """A fresh C-contiguous ``(k, n)`` copy of an ``(n, k)`` float64 array (blocked)."""
     out = np.empty((x.shape[1], x.shape[0]))
-    _compiled()["transpose_into"](x, out)
+    kernel = _kernels().transpose_rows
+    spread(lambda a, b: kernel(x, out, a, b), x.shape[0], parallel=x.size >= PARALLEL_MIN_VALUES)
     return out
+
+
+def sort_rows(a: FloatArray) -> None:
+    """Sort each row of a ``(k, n)`` C-contiguous array in place."""
+    spread(lambda f, g: a[f:g].sort(axis=1), a.shape[0], parallel=a.size >= PARALLEL_MIN_VALUES)
 
 
 def merge_statistics(
@@ -72,7 +97,13 @@ def merge_statistics(
 
     Divide by ``n·m`` to get the KS statistic D. A feature with an empty run gets 0.
     """
-    out: IntArray = _compiled()["merge_stats"](ref, ref_lo, ref_hi, cur, cur_lo, cur_hi)
+    out = np.zeros(ref.shape[0], dtype=np.int64)
+    kernel = _kernels().merge_stats_range
+    spread(
+        lambda a, b: kernel(ref, ref_lo, ref_hi, cur, cur_lo, cur_hi, a, b, out),
+        ref.shape[0],
+        parallel=ref.size + cur.size >= 2 * PARALLEL_MIN_VALUES,
+    )
     return out
 
 
@@ -107,8 +138,10 @@ def pvalues(diff: IntArray, n: IntArray, m: IntArray) -> FloatArray:
     valid = (n > 0) & (m > 0)
     exact = valid & (np.maximum(n, m) <= MAX_EXACT_N)
     if exact.any():
-        ex = _compiled()["exact_pvalues"](n, m, diff, exact)
-        out[exact] = ex[exact]
+        # Unequal sizes take a lattice-path programme of ~n·m·d steps: worth both cores when big.
+        work = float(np.sum(np.where(exact & (n != m), n * m, n)))
+        kernel = _kernels().exact_pvalues_range
+        spread(lambda a, b: kernel(n, m, diff, exact, a, b, out), n.size, parallel=work >= 1e7)
     asym = valid & ~exact
     if asym.any():
         out[asym] = _asymptotic(diff[asym], n[asym], m[asym])
@@ -145,7 +178,11 @@ def _asymptotic(diff: IntArray, n: IntArray, m: IntArray) -> FloatArray:
         & (en * d < en - 1)
     )
     if smirnov.any():
-        out[smirnov] = 2.0 * _compiled()["smirnov_sf_many"](en[smirnov], d[smirnov])
+        sn, sd = en[smirnov], d[smirnov]
+        sf = np.empty(sd.size)
+        kernel = _kernels().smirnov_sf_range
+        spread(lambda a, b: kernel(sn, sd, a, b, sf), sd.size, parallel=float(sn.sum()) >= 1e5)
+        out[smirnov] = 2.0 * sf
     rest = ~tiny & ~smirnov
     if rest.any():
         out[rest] = kstwo.sf(d[rest], en[rest])

@@ -9,11 +9,8 @@ alarm; the state's drift ``d`` is the largest effect size among the features who
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 import numpy as np
@@ -28,8 +25,6 @@ from safeheal.signals._multitest import CORRECTIONS, Correction, correct
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
-
-_THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +163,7 @@ class DriftDetector:
         cols = columns_of(reference, self._layout, what="reference", strict=True)
         self.n_reference = cols.n_rows
         ref = cols.numeric  # fresh (k, n) array owned by us
-        _sort_rows(ref)
+        _ks.sort_rows(ref)
         self._ref = ref
         self._ref_lo, self._ref_hi = _finite_bounds(ref)
         finite = self._ref_hi - self._ref_lo
@@ -229,7 +224,7 @@ class DriftDetector:
         num_idx = np.asarray(lay.numeric_index, dtype=np.int64)
         if num_idx.size:
             cur = cols.numeric
-            _sort_rows(cur)
+            _ks.sort_rows(cur)
             lo, hi = _finite_bounds(cur)
             n_rows = cur.shape[1]
             nan_first = _nan_start(cur)
@@ -350,22 +345,6 @@ class DriftDetector:
 
 def _categorical_mask(lay: Layout) -> BoolArray:
     return np.asarray(lay.is_categorical, dtype=bool)
-
-
-@cache
-def _pool() -> ThreadPoolExecutor:
-    """Threads for sorting (NumPy releases the GIL while it sorts), started once."""
-    return ThreadPoolExecutor(_THREADS, thread_name_prefix="safeheal-sort")
-
-
-def _sort_rows(a: FloatArray) -> None:
-    """Sort each row of a (k, n) C-contiguous array in place, on every core for large inputs."""
-    k = a.shape[0]
-    if k < 2 or a.size < 200_000 or _THREADS == 1:
-        a.sort(axis=1)
-        return
-    chunks = np.array_split(np.arange(k), min(_THREADS, k))
-    list(_pool().map(lambda c: a[c[0] : c[-1] + 1].sort(axis=1), chunks))
 
 
 def _finite_bounds(a: FloatArray) -> tuple[IntArray, IntArray]:

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, exc, func, select
+from sqlalchemy import Connection, Double, bindparam, exc, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from safeheal.core.decision import CostEstimate, Decision, Outcome, Posterior
+from safeheal.core.decision import CostEstimate, Decision, Outcome, Posterior, PosteriorUpdate
 from safeheal.errors import (
     ConfigError,
     DataError,
@@ -57,11 +57,17 @@ class _Statements:
             .where(decisions.c.id == bindparam("id"))
         )
         self.add_outcome = outcomes.insert()
-        put_posterior = insert(posteriors)
-        self.put_posterior = put_posterior.on_conflict_do_update(
+        # One statement, so the read-modify-write of a posterior is atomic on every backend: the
+        # row (or the unique index, for a first outcome) is locked until the transaction ends.
+        add_to_posterior = insert(posteriors)
+        self.add_to_posterior = add_to_posterior.on_conflict_do_update(
             index_elements=["context", "action"],
-            set_={k: put_posterior.excluded[k] for k in ("alpha", "beta", "updated_at")},
-        )
+            set_={
+                "alpha": posteriors.c.alpha + bindparam("successes", type_=Double),
+                "beta": posteriors.c.beta + bindparam("failures", type_=Double),
+                "updated_at": add_to_posterior.excluded.updated_at,
+            },
+        ).returning(posteriors.c.alpha, posteriors.c.beta)
         put_cost = insert(cost_estimates)
         self.put_cost = put_cost.on_conflict_do_update(
             index_elements=["action"],
@@ -93,8 +99,7 @@ def open_store(
     in seconds, a write waits for another writer's lock before failing with a StoreError (SQLite's
     busy timeout, PostgreSQL's ``lock_timeout``).
 
-    >>> from safeheal.core import Action, Decision, Outcome, State, Verdict
-    >>> from safeheal.core import Posterior
+    >>> from safeheal.core import Action, Decision, Outcome, PosteriorUpdate, State, Verdict
     >>> store = open_store(":memory:")
     >>> verdict = Verdict(None, frozenset({Action.NO_OP}), "healthy", ("all signals below limits",))
     >>> d = Decision(action=Action.NO_OP, verdict=verdict, safe_set=verdict.permitted,
@@ -104,8 +109,10 @@ def open_store(
     >>> store.record_decision(d, model="churn")
     >>> store.get_decision(d.id) == d
     True
-    >>> posterior = Posterior("healthy/low", "NO_OP", alpha=2, beta=1)
-    >>> store.record_outcome(Outcome(d.id, success=True), posterior, None)
+    >>> update = PosteriorUpdate("healthy/low", "NO_OP", successes=1, failures=0,
+    ...                          prior_alpha=1, prior_beta=1)
+    >>> store.record_outcome(Outcome(d.id, success=True), update, None)
+    Posterior(context='healthy/low', action='NO_OP', alpha=2.0, beta=1.0)
     >>> store.load_posteriors()
     [Posterior(context='healthy/low', action='NO_OP', alpha=2.0, beta=1.0)]
     >>> store.record_outcome(Outcome(d.id, success=False), None, None)
@@ -261,24 +268,27 @@ class SqlStore:
     def record_outcome(
         self,
         outcome: Outcome,
-        posterior: Posterior | None,
+        update: PosteriorUpdate | None,
         cost: CostEstimate | None,
-    ) -> None:
-        """Atomically keep ``outcome`` and the posterior and cost estimate it produced.
+    ) -> Posterior | None:
+        """Atomically keep ``outcome``, apply its posterior ``update`` and keep its ``cost``.
 
         In one transaction: the decision must exist (UnknownDecisionError) and have no outcome
-        yet (DuplicateOutcomeError); then the outcome is inserted and the posterior and cost
-        estimate replace any stored for the same (context, action) and action. On any error
-        nothing is written.
+        yet (DuplicateOutcomeError); then the outcome is inserted, ``update`` is added to the
+        stored posterior of its (context, action) (starting from its prior when there is none
+        yet), and ``cost`` replaces any estimate stored for its action (last writer wins). On any
+        error nothing is written. Returns the posterior as stored after the update, which
+        includes the outcomes other writers recorded for the pair, or None without an update.
         """
         _check_outcome(outcome)
-        if posterior is not None:
-            _check_posterior(posterior)
+        if update is not None:
+            _check_update(update)
         if cost is not None:
             _check_cost(cost)
         now = datetime.now(UTC)
         did = outcome.decision_id
         sql = self._sql
+        stored: Posterior | None = None
         with self._write(f"recording the outcome of decision {did!r}") as conn:
             found = conn.execute(sql.decision_and_outcome, {"id": did}).first()
             if found is None:
@@ -295,15 +305,19 @@ class SqlStore:
                 conn.execute(sql.add_outcome, values)
             except exc.IntegrityError:  # another writer recorded one since our check
                 raise DuplicateOutcomeError(_duplicate(did)) from None
-            if posterior is not None:
+            if update is not None:
+                successes, failures = float(update.successes), float(update.failures)
                 values = {
-                    "context": posterior.context,
-                    "action": posterior.action,
-                    "alpha": float(posterior.alpha),
-                    "beta": float(posterior.beta),
+                    "context": update.context,
+                    "action": update.action,
+                    "alpha": float(update.prior_alpha) + successes,  # the pair's first outcome
+                    "beta": float(update.prior_beta) + failures,
                     "updated_at": now,
+                    "successes": successes,
+                    "failures": failures,
                 }
-                conn.execute(sql.put_posterior, values)
+                alpha, beta = conn.execute(sql.add_to_posterior, values).one()
+                stored = Posterior(update.context, update.action, float(alpha), float(beta))
             if cost is not None:
                 values = {
                     "action": cost.action,
@@ -314,6 +328,7 @@ class SqlStore:
                     "updated_at": now,
                 }
                 conn.execute(sql.put_cost, values)
+        return stored
 
     # -- reading back ----------------------------------------------------------------------------
 
@@ -513,11 +528,15 @@ def _check_outcome(outcome: Outcome) -> None:
         raise DataError(f"Outcome.cost must be None or a number in [0, 1]; got {outcome.cost!r}")
 
 
-def _check_posterior(p: Posterior) -> None:
-    for name in ("alpha", "beta"):
-        value = getattr(p, name)
+def _check_update(u: PosteriorUpdate) -> None:
+    for name in ("successes", "failures"):
+        value = getattr(u, name)
+        if not _finite(value, 0.0, math.inf):
+            raise DataError(f"PosteriorUpdate.{name} must be a finite number >= 0; got {value!r}")
+    for name in ("prior_alpha", "prior_beta"):
+        value = getattr(u, name)
         if not (_finite(value, 0.0, math.inf) and value > 0):
-            raise DataError(f"Posterior.{name} must be a finite number > 0; got {value!r}")
+            raise DataError(f"PosteriorUpdate.{name} must be a finite number > 0; got {value!r}")
 
 
 def _check_cost(c: CostEstimate) -> None:
