@@ -15,13 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 
 from safeheal.serve._records import FeedbackRecord, InferenceRecord
 from safeheal.serve._traffic import Arm
+
+#: The registry roles (aliases) a version can hold.
+Role = Literal["champion", "challenger", "fallback"]
 
 
 @runtime_checkable
@@ -123,6 +126,6 @@ class RoleRegistry(Protocol):
     """The part of the model registry the gateway needs: who holds a role, and loading a version.
     ``safeheal.heal``'s MLflow adapter implements it (roles: champion, challenger, fallback)."""
 
-    def get_role(self, name: str, role: str) -> RegisteredVersion | None: ...
+    def get_role(self, name: str, role: Role) -> RegisteredVersion | None: ...
 
     def load(self, name: str, version: int) -> Any: ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Literal
 
@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from safeheal.errors import ConfigError, SafehealError
 from safeheal.serve._app import create_app
 from safeheal.serve._models import RegistryModelSource
-from safeheal.serve._protocols import InferenceSink, RoleRegistry
+from safeheal.serve._protocols import InferenceSink, Role, RoleRegistry
 from safeheal.serve._settings import GatewaySettings
 from safeheal.serve._traffic import InMemoryTrafficTable
 
@@ -114,10 +114,14 @@ def app_from_registry(
     models: Sequence[str],
     sink: InferenceSink,
     settings: GatewaySettings | None = None,
-    role: str = "champion",
+    feature_names: Mapping[str, Sequence[str]] | None = None,
+    role: Role = "champion",
 ) -> FastAPI:
     """A gateway serving, for each name in ``models``, the version holding ``role`` in the
-    registry, with all its traffic; a ConfigError if a model has no such version."""
+    registry, with all its traffic; a ConfigError if a model has no such version.
+
+    ``feature_names`` names each model's input columns, in order; a model missing from it must
+    have been fitted on a DataFrame (scikit-learn then records them in ``feature_names_in_``)."""
     if not models:
         raise ConfigError("the gateway needs at least one model to serve; got none")
     table = InMemoryTrafficTable()
@@ -126,9 +130,8 @@ def app_from_registry(
         if holder is None:
             raise ConfigError(f"model {name!r} has no {role} version in the registry to serve")
         table.set_arms(name, [(int(holder.version), 100.0)])
-    return create_app(
-        models=RegistryModelSource(registry), traffic=table, sink=sink, settings=settings
-    )
+    source = RegistryModelSource(registry, feature_names=feature_names)
+    return create_app(models=source, traffic=table, sink=sink, settings=settings)
 
 
 def serve(
@@ -137,10 +140,18 @@ def serve(
     models: Sequence[str],
     sink: InferenceSink,
     settings: GatewaySettings | None = None,
+    feature_names: Mapping[str, Sequence[str]] | None = None,
     host: str = "127.0.0.1",
     port: int = 8000,
     log_level: LogLevel = "info",
 ) -> None:
-    """``safeheal serve``: the champions of ``models`` behind the gateway, until interrupted."""
-    app = app_from_registry(registry=registry, models=models, sink=sink, settings=settings)
+    """``safeheal serve``: the champions of ``models`` behind the gateway, until interrupted
+    (SIGINT/SIGTERM), then a graceful stop that drains the inference log into ``sink``."""
+    app = app_from_registry(
+        registry=registry,
+        models=models,
+        sink=sink,
+        settings=settings,
+        feature_names=feature_names,
+    )
     run_server(app, host=host, port=port, log_level=log_level)
