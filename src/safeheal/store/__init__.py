@@ -13,6 +13,7 @@ This package imports SQLAlchemy and Alembic; ``import safeheal`` does not import
 """
 
 from safeheal.store._engine import DEFAULT_STORE_PATH, STORE_URL_ENV, default_store_url
+from safeheal.store._inference import LoggedFeedback, LoggedInference, SqlInferenceSink
 from safeheal.store._sql import DEFAULT_BUSY_TIMEOUT, AuditEvent, SqlStore, open_store
 
 __all__ = [
@@ -20,6 +21,9 @@ __all__ = [
     "DEFAULT_STORE_PATH",
     "STORE_URL_ENV",
     "AuditEvent",
+    "LoggedFeedback",
+    "LoggedInference",
+    "SqlInferenceSink",
     "SqlStore",
     "default_store_url",
     "open_store",

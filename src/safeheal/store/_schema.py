@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -158,4 +159,41 @@ audit_events = Table(
     Column("payload", Document, nullable=False),
     Index("ix_audit_events_model_at", "model", "at"),
     Index("ix_audit_events_at", "at"),
+)
+
+
+# -- the inference log (written by the serving gateway through SqlInferenceSink) ----------------
+
+inferences = Table(
+    "inferences",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String, nullable=False),
+    Column("model", String, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("latency_ms", Double, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("n_rows", Integer, nullable=False),
+    Column("feature_names", Document, nullable=False),
+    # n_rows x len(feature_names) float64, little-endian, row-major (NumPy's tobytes); NULL when
+    # the request failed before its rows were read.
+    Column("features", LargeBinary, nullable=True),
+    # One JSON value per row; NULL when the model failed.
+    Column("predictions", Document, nullable=True),
+    Index("ix_inferences_model_at", "model", "at"),
+    Index("ix_inferences_request_id", "request_id"),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String, nullable=False),
+    Column("model", String, nullable=False),
+    Column("row", Integer, nullable=False),
+    Column("label", Document, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_feedback_model_at", "model", "at"),
+    Index("ix_feedback_request_id_row", "request_id", "row"),
 )
