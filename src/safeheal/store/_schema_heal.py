@@ -1,7 +1,7 @@
 """The healing layer's tables: canaries, escalations and the history of registry roles.
 
 They join the store's one :data:`~safeheal.store._schema.metadata` (so the migration test compares
-them too) and are created by the migration ``0002_heal``.
+them too) and are created by the migration ``0003_heal``.
 """
 
 from __future__ import annotations
