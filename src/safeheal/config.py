@@ -101,6 +101,9 @@ __all__ = [
     "BanditConfig",
     "CanaryConfig",
     "ContextConfig",
+    "ControlConfig",
+    "ControlMode",
+    "ControlModelConfig",
     "CostBudgetsConfig",
     "CostTermsConfig",
     "CostWeightsConfig",
@@ -457,6 +460,49 @@ class FallbackConfig(_Section):
     plan: Literal["immediate", "canary"] = H.FALLBACK_PLAN
 
 
+# --- the controller (safeheal.control) ----------------------------------------------------------
+ControlMode = Literal["shadow", "canary", "autonomous"]
+
+
+class ControlModelConfig(_Section):
+    """One model under the controller: how far it may act (the paper's rollout, 6.2)."""
+
+    #: ``shadow`` decides and records, never acts; ``canary`` acts up to the canary's first
+    #: weight and waits for a human to promote; ``autonomous`` heals on its own.
+    mode: ControlMode = "shadow"
+
+
+class ControlConfig(_Section):
+    """The controller's loop: windows, validation, escalation, concurrency.
+
+    ``[control.models.NAME]`` names the models the controller runs and their mode; a model not
+    listed gets ``default_mode``.
+    """
+
+    #: Length of one window of traffic, in minutes of the controller's clock.
+    window_minutes: Positive = 1.0
+    #: Windows after a heal in which the SLA must recover for the heal to count as a success.
+    validation_windows: Annotated[int, Field(ge=1, le=1000)] = 1
+    #: Consecutive failed heals of one model after which the controller escalates.
+    max_consecutive_failures: Annotated[int, Field(ge=1, le=1000)] = 3
+    #: Escalate a critical state in a context the bandit has no outcome in yet (design.md 7).
+    escalate_novel: bool = True
+    #: Threads that run model windows at once.
+    max_workers: Annotated[int, Field(ge=1, le=256)] = 4
+    #: Wall-clock seconds one model's window may take in ``run_once`` before it is marked late
+    #: (it finishes in the background; the others are not held up).
+    model_timeout_seconds: Positive = 10.0
+    #: At most this many logged requests are read per window (the newest).
+    max_requests: Annotated[int, Field(ge=1)] = 100_000
+    #: Minimum rows in a window to compute a State; fewer and the window is skipped.
+    min_rows: Annotated[int, Field(ge=1)] = 20
+    #: Labels arriving in a window are joined to predictions made up to this many minutes
+    #: before the window began (labels arrive after their predictions).
+    label_lookback_minutes: NonNegative = 0.0
+    default_mode: ControlMode = "shadow"
+    models: dict[str, ControlModelConfig] = Field(default_factory=dict)
+
+
 # --- business impact ----------------------------------------------------------------------------
 class LossWeightsConfig(_Section):
     """Share of revenue lost per unit of each signal (latency: per unit above the SLO)."""
@@ -520,6 +566,7 @@ class SafehealConfig(_Section):
     fallback: FallbackConfig = Field(default_factory=FallbackConfig)
     impact: ImpactConfig = Field(default_factory=ImpactConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    control: ControlConfig = Field(default_factory=ControlConfig)
 
     @model_validator(mode="after")
     def _covered(self) -> SafehealConfig:

@@ -12,6 +12,7 @@ migrations that ship inside the package and run when a store is opened.
 This package imports SQLAlchemy and Alembic; ``import safeheal`` does not import it.
 """
 
+from safeheal.store._control import IntentRecord, IntentStatus, ProfileRecord
 from safeheal.store._engine import DEFAULT_STORE_PATH, STORE_URL_ENV, default_store_url
 from safeheal.store._inference import LoggedFeedback, LoggedInference, SqlInferenceSink
 from safeheal.store._sql import DEFAULT_BUSY_TIMEOUT, AuditEvent, SqlStore, open_store
@@ -21,8 +22,11 @@ __all__ = [
     "DEFAULT_STORE_PATH",
     "STORE_URL_ENV",
     "AuditEvent",
+    "IntentRecord",
+    "IntentStatus",
     "LoggedFeedback",
     "LoggedInference",
+    "ProfileRecord",
     "SqlInferenceSink",
     "SqlStore",
     "default_store_url",

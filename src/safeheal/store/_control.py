@@ -1,0 +1,279 @@
+"""The controller's records in the store: monitoring profiles, intents and per-model state.
+
+:class:`ControlRecords` is a part of :class:`~safeheal.store.SqlStore` (its methods are the
+store's), kept in a module of its own like :mod:`safeheal.store._heal`. The records are plain
+values defined here: the store imports only ``core``, and ``safeheal.control`` reads them.
+
+Intents are the controller's write-ahead log: one row per action, keyed by an idempotency key
+(``model/window_end/ACTION``), written *before* the action runs and
+moved on (``applied``, ``done``, ``abandoned``) after. A controller that restarts reads the rows
+still at ``intent`` or ``applied`` and settles them instead of acting again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import Connection, Row, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from safeheal.errors import DataError
+from safeheal.store._heal import _aware, _json
+from safeheal.store._schema_control import control_intents, control_models, monitor_profiles
+
+if TYPE_CHECKING:
+    from safeheal.store._engine import Backend
+
+__all__ = ["ControlRecords", "IntentRecord", "IntentStatus", "ProfileRecord"]
+
+_F8 = np.dtype("<f8")
+
+IntentStatus = Literal["intent", "applied", "done", "abandoned"]
+INTENT_STATUSES: tuple[IntentStatus, ...] = ("intent", "applied", "done", "abandoned")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ProfileRecord:
+    """What one model version was healthy on: reference inputs (rows x features), its accuracy
+    then, and its latency objective."""
+
+    model: str
+    version: int
+    feature_names: tuple[str, ...]
+    reference: NDArray[np.float64]
+    baseline_accuracy: float
+    latency_slo_ms: float
+    categorical: tuple[str, ...] = ()
+    source: str = ""
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass(frozen=True, slots=True)
+class IntentRecord:
+    """One action the controller meant to take, and how far it got."""
+
+    key: str
+    model: str
+    window_end: datetime
+    action: str
+    decision_id: str | None
+    status: IntentStatus
+    payload: Mapping[str, Any]
+    result: Mapping[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ControlRecords:
+    """Profiles, intents and controller state: methods of :class:`~safeheal.store.SqlStore`."""
+
+    if TYPE_CHECKING:
+
+        @property
+        def url(self) -> str: ...
+
+        @property
+        def backend(self) -> Backend: ...
+
+        def _write(self, doing: str) -> AbstractContextManager[Connection]: ...
+
+        def _read(self, doing: str) -> AbstractContextManager[Connection]: ...
+
+    # -- monitoring profiles ---------------------------------------------------------------------
+
+    def save_profile(self, profile: ProfileRecord) -> None:
+        """Keep (or replace) the monitoring profile of ``profile.model`` version
+        ``profile.version``."""
+        ref = np.ascontiguousarray(profile.reference, dtype=_F8)
+        names = [str(n) for n in profile.feature_names]
+        if ref.ndim != 2 or ref.shape[1] != len(names) or ref.shape[0] < 1:
+            raise DataError(
+                f"the reference of model {profile.model!r} version {profile.version} must be "
+                f"rows x {len(names)} features with at least one row; got shape {ref.shape}"
+            )
+        values = {
+            "model": profile.model,
+            "version": int(profile.version),
+            "feature_names": names,
+            "n_rows": int(ref.shape[0]),
+            "reference": ref.tobytes(),
+            "baseline_accuracy": float(profile.baseline_accuracy),
+            "latency_slo_ms": float(profile.latency_slo_ms),
+            "categorical": [str(c) for c in profile.categorical],
+            "source": profile.source,
+            "created_at": _aware(profile.created_at, "ProfileRecord.created_at"),
+        }
+        insert = postgresql.insert if self.backend == "postgresql" else sqlite.insert
+        stmt = insert(monitor_profiles).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["model", "version"],
+            set_={k: stmt.excluded[k] for k in values if k not in ("model", "version")},
+        )
+        with self._write(f"saving the profile of {profile.model!r} v{profile.version}") as conn:
+            conn.execute(stmt)
+
+    def load_profile(self, model: str, version: int | None = None) -> ProfileRecord | None:
+        """The profile of ``model`` version ``version``; with ``version`` None, the profile of
+        its newest version that has one. None if there is none."""
+        t = monitor_profiles.c
+        query = select(monitor_profiles).where(t.model == model)
+        if version is not None:
+            query = query.where(t.version == int(version))
+        query = query.order_by(t.version.desc()).limit(1)
+        with self._read(f"reading the profile of {model!r}") as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _profile(row)
+
+    # -- intents ---------------------------------------------------------------------------------
+
+    def claim_intent(
+        self,
+        *,
+        key: str,
+        model: str,
+        window_end: datetime,
+        action: str,
+        decision_id: str | None,
+        payload: Mapping[str, Any],
+        at: datetime,
+    ) -> tuple[IntentRecord, bool]:
+        """Record the intent to take ``action`` on ``model`` for the window ending at
+        ``window_end``, before taking it. Returns the stored intent and True if this call
+        created it; False when an intent with ``key`` was already stored (by a controller that
+        crashed, or a peer): then settle the stored one, never act again."""
+        values = {
+            "key": key,
+            "model": model,
+            "window_end": _aware(window_end, "window_end"),
+            "action": action,
+            "decision_id": decision_id,
+            "status": "intent",
+            "payload": _json(payload, f"the payload of intent {key!r}"),
+            "result": None,
+            "created_at": _aware(at, "at"),
+            "updated_at": at,
+        }
+        insert = postgresql.insert if self.backend == "postgresql" else sqlite.insert
+        stmt = (
+            insert(control_intents)
+            .values(**values)
+            .on_conflict_do_nothing()
+            .returning(control_intents.c.key)
+        )
+        t = control_intents.c
+        with self._write(f"recording intent {key!r}") as conn:
+            created = conn.execute(stmt).first() is not None
+            row = conn.execute(select(control_intents).where(t.key == key)).first()
+        if row is None:  # pragma: no cover - just written or found
+            raise DataError(f"intent {key!r} vanished while it was recorded")
+        return _intent(row), created
+
+    def settle_intent(
+        self,
+        key: str,
+        *,
+        status: IntentStatus,
+        at: datetime,
+        result: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Move intent ``key`` on to ``status`` (keeping ``result`` if given)."""
+        if status not in INTENT_STATUSES:
+            raise DataError(f"an intent status must be one of {INTENT_STATUSES}; got {status!r}")
+        values: dict[str, Any] = {"status": status, "updated_at": _aware(at, "at")}
+        if result is not None:
+            values["result"] = _json(result, f"the result of intent {key!r}")
+        with self._write(f"settling intent {key!r}") as conn:
+            conn.execute(
+                control_intents.update().where(control_intents.c.key == key).values(**values)
+            )
+
+    def intents(
+        self,
+        model: str | None = None,
+        *,
+        statuses: Sequence[IntentStatus] | None = None,
+        window_end: datetime | None = None,
+    ) -> list[IntentRecord]:
+        """Stored intents (of ``model``, with one of ``statuses``, for the window ending at
+        ``window_end``), oldest first."""
+        t = control_intents.c
+        query = select(control_intents)
+        if model is not None:
+            query = query.where(t.model == model)
+        if window_end is not None:
+            query = query.where(t.window_end == _aware(window_end, "window_end"))
+        if statuses is not None:
+            query = query.where(t.status.in_(list(statuses)))
+        query = query.order_by(t.window_end, t.key)
+        with self._read("listing intents") as conn:
+            rows = list(conn.execute(query).all())
+        return [_intent(r) for r in rows]
+
+    # -- per-model controller state --------------------------------------------------------------
+
+    def save_control_state(self, model: str, state: Mapping[str, Any], *, at: datetime) -> None:
+        """Keep the controller's state of ``model`` (a JSON document), replacing the last."""
+        values = {
+            "model": model,
+            "state": _json(state, f"the controller state of {model!r}"),
+            "updated_at": _aware(at, "at"),
+        }
+        insert = postgresql.insert if self.backend == "postgresql" else sqlite.insert
+        stmt = insert(control_models).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["model"], set_={"state": stmt.excluded.state, "updated_at": at}
+        )
+        with self._write(f"saving the controller state of {model!r}") as conn:
+            conn.execute(stmt)
+
+    def load_control_state(self, model: str) -> dict[str, Any] | None:
+        """The controller's state of ``model``, or None if it never ran a window of it."""
+        query = select(control_models.c.state).where(control_models.c.model == model)
+        with self._read(f"reading the controller state of {model!r}") as conn:
+            doc = conn.execute(query).scalar_one_or_none()
+        return None if doc is None else dict(doc)
+
+
+def _profile(row: Row[Any]) -> ProfileRecord:
+    m = row._mapping
+    names = tuple(str(x) for x in m["feature_names"])
+    ref = np.frombuffer(m["reference"], dtype=_F8).reshape(int(m["n_rows"]), len(names))
+    return ProfileRecord(
+        model=str(m["model"]),
+        version=int(m["version"]),
+        feature_names=names,
+        reference=ref,
+        baseline_accuracy=float(m["baseline_accuracy"]),
+        latency_slo_ms=float(m["latency_slo_ms"]),
+        categorical=tuple(str(c) for c in m["categorical"]),
+        source=str(m["source"]),
+        created_at=m["created_at"],
+    )
+
+
+def _intent(row: Row[Any]) -> IntentRecord:
+    m = row._mapping
+    status = str(m["status"])
+    for s in INTENT_STATUSES:
+        if s == status:
+            break
+    else:
+        raise DataError(f"a stored intent has an unknown status {status!r}")
+    return IntentRecord(
+        key=str(m["key"]),
+        model=str(m["model"]),
+        window_end=m["window_end"],
+        action=str(m["action"]),
+        decision_id=None if m["decision_id"] is None else str(m["decision_id"]),
+        status=s,
+        payload=dict(m["payload"]),
+        result=None if m["result"] is None else dict(m["result"]),
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+    )
