@@ -1,0 +1,1012 @@
+"""The controller: for every model, every window, read → State → decide → act → follow → learn.
+
+One window of one model (:meth:`Controller.step`):
+
+1. **Recover** (first window of the model since the controller started): settle the intents a
+   crashed controller left behind, finish canaries that ended without being finished, abort
+   canaries that cannot be read back, and make sure the model is routed.
+2. **Follow** the model's active canary one step (counters since its weight was set → advance →
+   route → save); when it ends, carry out its end and judge the heal.
+3. **Read** the window's traffic from the inference log and the labels that arrived, and compute
+   the State with the model's :class:`~safeheal.signals.Monitor` (one per model and version, from
+   its monitoring profile).
+4. **Validate** the last heal: success when the canary passed (or the action was done) *and* the
+   SLA recovered in the next window(s) (``control.validation_windows``); the outcome updates the
+   bandit and the cost model (``policy.update(decision, success, cost=result.cost_terms())``).
+5. **Decide** with the policy (the decision is recorded in the store).
+6. **Act**, as far as the model's mode lets it: ``shadow`` never acts; ``canary`` acts only up to
+   the canary's first weight (a human promotes); ``autonomous`` heals. A critical state in a
+   context with no outcome yet, or ``control.max_consecutive_failures`` failed heals in a row,
+   escalate instead (the service goes to its safest model until a human answers).
+
+Crash safety: an action is preceded by an *intent* row in the store, keyed by
+``model/window_end/ACTION`` (the idempotency key), and followed by settling it. A controller that
+is killed anywhere and started again on the same store finds the intent: if the effect is visible
+(a canary of that decision, a new split, a moved champion, an escalation) it is taken as done and
+followed; if not, the intent is abandoned and the routing put back as it was. A window that
+already has an intent never acts again, so no action is ever taken twice. Canary state is saved
+at every step, so a canary is resumed where it was (or aborted to its incumbent when unreadable).
+
+Many models: :meth:`Controller.run_once` runs every model's window on a thread pool and waits at
+most ``control.model_timeout_seconds``; a model still running then is reported ``late`` (its
+window finishes in the background) and skipped (``busy``) until it is done, so one slow model
+never holds up the others.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import numpy as np
+
+from safeheal.config import ControlMode, SafehealConfig
+from safeheal.control._canary import gate_canary, step_canary
+from safeheal.control._clock import Clock, RealClock
+from safeheal.control._profile import MonitorCache, make_profile
+from safeheal.control._window import WindowData, read_window
+from safeheal.core.action import Action
+from safeheal.core.decision import Decision, Outcome
+from safeheal.core.records import CanaryRecord, Escalation
+from safeheal.core.state import State
+from safeheal.errors import ConfigError, DataError, DuplicateOutcomeError, SafehealError
+from safeheal.heal import (
+    ActionContext,
+    CanaryPhase,
+    CanaryRun,
+    ExecutionResult,
+    ExecutionStatus,
+    ExecutorRegistry,
+    ModelRegistry,
+    Notifier,
+    TrafficRouter,
+    default_executors,
+    finish_canary,
+)
+from safeheal.heal._registry import check_model_name
+from safeheal.policy import HybridPolicy
+from safeheal.store import IntentRecord, SqlInferenceSink, SqlStore
+
+__all__ = ["MODES", "Controller", "ModelMode", "WindowResult", "WindowStatus"]
+
+ModelMode = ControlMode
+MODES: tuple[ModelMode, ...] = ("shadow", "canary", "autonomous")
+#: ``ok``: a State was computed and decided on; ``no-data``: too few rows (or no profile, or the
+#: window has not begun); ``late``: still running when ``run_once`` stopped waiting; ``busy``:
+#: skipped because the model's previous window was still running; ``error``: it failed.
+WindowStatus = Literal["ok", "no-data", "late", "busy", "error"]
+
+#: Actions that go through a canary and so can be held at its first weight (canary mode).
+_CANARY_ACTIONS = frozenset({Action.RETRAIN, Action.FALLBACK})
+
+
+@dataclass(frozen=True, slots=True)
+class WindowResult:
+    """What the controller did for one model in one window, and why."""
+
+    model: str
+    window_start: datetime
+    window_end: datetime
+    status: WindowStatus
+    mode: ModelMode
+    state: State | None = None
+    decision: Decision | None = None
+    #: The action carried out in this window (ESCALATE when it replaced the decision's), if any.
+    executed: Action | None = None
+    result: ExecutionResult | None = None
+    #: The model's canary after this window's step, if one ran.
+    canary: CanaryRun | None = None
+    #: Outcomes recorded in this window (of earlier heals, or of this one when it failed).
+    outcomes: tuple[Outcome, ...] = ()
+    reasons: tuple[str, ...] = ()
+    #: Wall-clock seconds the window took.
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary."""
+        return {
+            "model": self.model,
+            "window_start": self.window_start.isoformat(),
+            "window_end": self.window_end.isoformat(),
+            "status": self.status,
+            "mode": self.mode,
+            "zone": None if self.decision is None else self.decision.verdict.zone,
+            "decision_id": None if self.decision is None else self.decision.id,
+            "decided": None if self.decision is None else self.decision.action.name,
+            "executed": None if self.executed is None else self.executed.name,
+            "result": None if self.result is None else self.result.to_dict(),
+            "canary": None
+            if self.canary is None
+            else {
+                "id": self.canary.id,
+                "phase": self.canary.state.phase.value,
+                "weight": self.canary.state.weight,
+            },
+            "outcomes": [
+                {"decision_id": o.decision_id, "success": o.success} for o in self.outcomes
+            ],
+            "reasons": list(self.reasons),
+            "seconds": self.seconds,
+        }
+
+
+@dataclass(slots=True)
+class _Memory:
+    """The controller's state of one model between windows (kept in the store as JSON)."""
+
+    cursor: datetime | None = None
+    failures: int = 0
+    #: A heal awaiting validation: decision_id, action, windows_left, costs.
+    pending: dict[str, Any] | None = None
+    #: An escalation awaiting a human: id, decision_id.
+    escalation: dict[str, Any] | None = None
+    #: Why the next action must be an escalation (too many failures), if so.
+    escalate_reason: str | None = None
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "cursor": None if self.cursor is None else self.cursor.isoformat(),
+            "failures": self.failures,
+            "pending": self.pending,
+            "escalation": self.escalation,
+            "escalate_reason": self.escalate_reason,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> _Memory:
+        if not d:
+            return cls()
+        cursor = d.get("cursor")
+        return cls(
+            cursor=None if cursor is None else datetime.fromisoformat(cursor),
+            failures=int(d.get("failures", 0)),
+            pending=d.get("pending"),
+            escalation=d.get("escalation"),
+            escalate_reason=d.get("escalate_reason"),
+        )
+
+
+def _aware(t: datetime, what: str) -> datetime:
+    if not isinstance(t, datetime) or t.utcoffset() is None:
+        raise DataError(f"{what} must be a timezone-aware datetime; got {t!r}")
+    return t
+
+
+def _arms(arms: Iterable[Any] | None) -> list[list[float]] | None:
+    return None if arms is None else [[int(a.version), float(a.weight)] for a in arms]
+
+
+class Controller:
+    """Drives the self-healing loop for a fleet of models (see the module docstring).
+
+    Parameters
+    ----------
+    store:
+        The SQL store: the inference log, decisions, outcomes, posteriors, canaries,
+        escalations, monitoring profiles, intents and the controller's per-model state.
+    registry, router:
+        Where model versions and roles live, and the traffic split (the gateway's table).
+    policy:
+        The hybrid policy, built on ``store`` (so decisions and outcomes persist) and, ideally,
+        on ``clock``. The controller serialises its use (a policy is not thread-safe).
+    executors:
+        The actions (default: :func:`~safeheal.heal.default_executors`).
+    clock:
+        The controller's time (default: :class:`RealClock`); every component gets it.
+    config:
+        ``[control]`` and everything the executors read (default: the defaults).
+    models:
+        The models to run: a mapping of name to mode, or names (mode ``control.default_mode``);
+        default: the models of ``[control.models]``.
+    notifier:
+        Overrides ``[escalation] webhook_url`` for escalations.
+    """
+
+    def __init__(
+        self,
+        store: SqlStore,
+        registry: ModelRegistry,
+        router: TrafficRouter,
+        policy: HybridPolicy,
+        executors: ExecutorRegistry | None = None,
+        clock: Clock | None = None,
+        config: SafehealConfig | None = None,
+        *,
+        models: Mapping[str, ModelMode] | Iterable[str] | None = None,
+        notifier: Notifier | None = None,
+        actor: str = "safeheal-controller",
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.router = router
+        self.policy = policy
+        self.config = config if config is not None else SafehealConfig()
+        self.executors = executors if executors is not None else default_executors(self.config)
+        self.clock: Clock = clock if clock is not None else RealClock()
+        self.notifier = notifier
+        self.actor = actor
+        c = self.config.control
+        self._canary_config = self.config.model_copy(
+            update={"fallback": self.config.fallback.model_copy(update={"plan": "canary"})}
+        )
+        self._modes: dict[str, ModelMode] = {}
+        if models is None:
+            given: Mapping[str, ModelMode] = {n: m.mode for n, m in c.models.items()}
+        elif isinstance(models, Mapping):
+            given = models
+        else:
+            given = dict.fromkeys(models, c.default_mode)
+        for name, mode in given.items():
+            self.add_model(name, mode)
+        self._sink = SqlInferenceSink(store)
+        self._monitors = MonitorCache(store)
+        self._policy_lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
+        self._recovered: set[str] = set()
+        self._busy: dict[str, Future[WindowResult]] = {}
+        self._pool = ThreadPoolExecutor(max_workers=c.max_workers, thread_name_prefix="safeheal")
+
+    # --- the fleet ------------------------------------------------------------------------------
+    def add_model(self, name: str, mode: ModelMode | None = None) -> None:
+        """Run ``name`` from now on, in ``mode`` (default ``control.default_mode``)."""
+        check_model_name(name)
+        m = mode if mode is not None else self.config.control.default_mode
+        if m not in MODES:
+            raise ConfigError(
+                f"the mode of model {name!r} must be one of {', '.join(MODES)}; got {m!r}"
+            )
+        self._modes[name] = m
+
+    def set_mode(self, name: str, mode: ModelMode) -> None:
+        """Change the mode of a model the controller runs."""
+        self._mode(name)
+        self.add_model(name, mode)
+
+    @property
+    def models(self) -> dict[str, ModelMode]:
+        """The models the controller runs, and their modes."""
+        return dict(self._modes)
+
+    def _mode(self, name: str) -> ModelMode:
+        try:
+            return self._modes[name]
+        except KeyError:
+            raise ConfigError(
+                f"the controller does not run model {name!r}; add it with add_model() or "
+                f"[control.models.{name}]"
+            ) from None
+
+    def close(self) -> None:
+        """Stop the worker threads (waiting for windows still running)."""
+        self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> Controller:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Controller({len(self._modes)} models, store={self.store.url!r})"
+
+    # --- running --------------------------------------------------------------------------------
+    def run_once(self, now: datetime | None = None) -> list[WindowResult]:
+        """One window of every model, on the thread pool, waiting at most
+        ``control.model_timeout_seconds``; results in the order of :attr:`models`."""
+        when = _aware(now, "`now`") if now is not None else self.clock.now()
+        futures: dict[str, Future[WindowResult]] = {}
+        out: dict[str, WindowResult] = {}
+        for name, mode in self._modes.items():
+            running = self._busy.get(name)
+            if running is not None and not running.done():
+                out[name] = self._skipped(name, mode, when, "busy", "its last window still runs")
+                continue
+            fut = self._pool.submit(self.step, name, when)
+            self._busy[name] = fut
+            futures[name] = fut
+        deadline = time.monotonic() + self.config.control.model_timeout_seconds
+        for name, fut in futures.items():
+            try:
+                out[name] = fut.result(timeout=max(0.0, deadline - time.monotonic()))
+            except FutureTimeout:
+                out[name] = self._skipped(
+                    name,
+                    self._modes[name],
+                    when,
+                    "late",
+                    f"still running after {self.config.control.model_timeout_seconds:g} s; it "
+                    f"finishes in the background and the next window waits for it",
+                )
+        return [out[n] for n in self._modes if n in out]
+
+    def _skipped(
+        self, name: str, mode: ModelMode, now: datetime, status: WindowStatus, why: str
+    ) -> WindowResult:
+        return WindowResult(name, now, now, status, mode, reasons=(why,))
+
+    def _lock(self, name: str) -> threading.Lock:
+        with self._locks_lock:
+            lock = self._locks.get(name)
+            if lock is None:
+                lock = self._locks[name] = threading.Lock()
+            return lock
+
+    def step(self, model: str, now: datetime | None = None) -> WindowResult:
+        """One window of ``model``, ending at ``now`` (default: the clock's time)."""
+        mode = self._mode(model)
+        when = _aware(now, "`now`") if now is not None else self.clock.now()
+        t0 = time.perf_counter()
+        with self._lock(model):
+            mem = _Memory.from_dict(self.store.load_control_state(model))
+            if model not in self._recovered:
+                self._recover(model, mode, when, mem)
+                self._recovered.add(model)
+            try:
+                result = self._window(model, mode, when, mem)
+            except SafehealError as exc:
+                start = mem.cursor or when
+                why = f"{type(exc).__name__}: {exc}"
+                self.store.record_event(
+                    "control.error", {"error": why, "window_end": when.isoformat()}, model=model
+                )
+                result = WindowResult(model, start, when, "error", mode, reasons=(why,))
+        return replace(result, seconds=time.perf_counter() - t0)
+
+    # --- one window -----------------------------------------------------------------------------
+    def _window(self, model: str, mode: ModelMode, now: datetime, mem: _Memory) -> WindowResult:
+        c = self.config.control
+        start = mem.cursor if mem.cursor is not None else now - timedelta(minutes=c.window_minutes)
+        if now <= start:
+            return WindowResult(
+                model,
+                start,
+                now,
+                "no-data",
+                mode,
+                reasons=(
+                    f"the window has not begun: the clock reads {now.isoformat()}, the last "
+                    f"window ended at {start.isoformat()}",
+                ),
+            )
+        notes: list[str] = []
+        mem.outcomes = []
+        canary = self._follow(model, mode, now, mem, notes) if mode != "shadow" else None
+        label_since = start - timedelta(minutes=c.label_lookback_minutes)
+        data = read_window(
+            self._sink, model, start, now, max_requests=c.max_requests, label_since=label_since
+        )
+        state = self._state(model, data, notes)
+        if state is None:
+            mem.cursor = now
+            self._save(model, mem, now)
+            return WindowResult(
+                model,
+                start,
+                now,
+                "no-data",
+                mode,
+                canary=canary,
+                outcomes=tuple(mem.outcomes),
+                reasons=tuple(notes),
+            )
+        if mem.pending is not None and mode != "shadow":
+            self._validate(model, state, mem, notes)
+        decision = self._decide(model, state)
+        executed: Action | None = None
+        result: ExecutionResult | None = None
+        if mode == "shadow":
+            notes.append(f"shadow mode: the policy chose {decision.action.name}; nothing was done")
+            if decision.action is not Action.NO_OP:
+                self.store.record_event(
+                    "control.shadow",
+                    {"decision_id": decision.id, "action": decision.action.name},
+                    model=model,
+                    at=now,
+                )
+        else:
+            executed, result = self._act(model, mode, now, mem, decision, data, canary, notes)
+            if result is not None and result.canary is not None:
+                canary = result.canary
+        mem.cursor = now
+        self._save(model, mem, now)
+        return WindowResult(
+            model,
+            start,
+            now,
+            "ok",
+            mode,
+            state=state,
+            decision=decision,
+            executed=executed,
+            result=result,
+            canary=canary,
+            outcomes=tuple(mem.outcomes),
+            reasons=(*decision.reasons, *notes),
+        )
+
+    def _save(self, model: str, mem: _Memory, now: datetime) -> None:
+        self.store.save_control_state(model, mem.to_dict(), at=now)
+
+    # --- signals and decision -------------------------------------------------------------------
+    def _serving(self, model: str, data: WindowData | None = None) -> int | None:
+        arms = self.router.arms(model)
+        if arms:
+            return int(max(arms, key=lambda a: a.weight).version)
+        if data is not None and data.versions.size:
+            values, counts = np.unique(data.versions, return_counts=True)
+            return int(values[int(np.argmax(counts))])
+        champion = self.registry.roles(model).get("champion")
+        return champion
+
+    def _state(self, model: str, data: WindowData, notes: list[str]) -> State | None:
+        c = self.config.control
+        version = self._serving(model, data)
+        hit = None if version is None else self._monitors.get(model, version)
+        if hit is None:
+            notes.append(
+                f"model {model!r} has no monitoring profile; save one with "
+                f"safeheal.control.register_profile()"
+            )
+            return None
+        monitor, profile = hit
+        if data.rows < c.min_rows:
+            if data.requests and data.errors == data.requests:
+                notes.append(f"all {data.requests} requests of the window failed")
+                return State(0.0, 0.0, 0.0, error_rate=1.0)
+            notes.append(
+                f"{data.rows} rows in the window; at least {c.min_rows} are needed "
+                f"(`control.min_rows`)"
+            )
+            return None
+        X: Any = data.X
+        if data.feature_names != profile.feature_names:
+            import pandas as pd
+
+            X = pd.DataFrame(data.X, columns=list(data.feature_names))
+        y_pred, y_true = _labels_arrays(data)
+        try:
+            return monitor.observe(
+                X,
+                y_pred=y_pred,
+                y_true=y_true,
+                latency_ms=data.latency_ms,
+                errors=min(data.errors, data.rows),
+            )
+        except DataError as exc:
+            notes.append(f"the window could not be measured: {exc}")
+            return None
+
+    def _decide(self, model: str, state: State) -> Decision:
+        with self._policy_lock:
+            self.policy.model = model
+            try:
+                return self.policy.decide(state)
+            finally:
+                self.policy.model = None
+
+    def _novel(self, context: str) -> bool:
+        with self._policy_lock:
+            return not any(p.context == context for p in self.policy.bandit.posteriors())
+
+    def _sla_ok(self, state: State) -> tuple[bool, str]:
+        """Whether the service meets its SLA in ``state``: accuracy, anomalies, latency and
+        errors within the envelope's limits (drift is a risk, not a breach of the SLA)."""
+        t = self.config.envelope.thresholds
+        broken = [
+            f"{name} {value:.3g} > {limit:g}"
+            for name, value, limit in (
+                ("accuracy drop", state.accuracy_drop, t.rollback_accuracy_drop),
+                ("anomaly rate", state.anomaly_rate, t.fallback_anomaly_rate),
+                ("latency ratio", state.latency_ratio, t.slo_latency_ratio),
+                ("error rate", state.error_rate, t.slo_error_rate),
+            )
+            if value > limit
+        ]
+        if broken:
+            return False, "the SLA has not recovered: " + ", ".join(broken)
+        return True, "the SLA recovered (accuracy, anomalies, latency and errors within limits)"
+
+    # --- outcomes -------------------------------------------------------------------------------
+    def _outcome(
+        self,
+        model: str,
+        decision_id: str,
+        success: bool,
+        costs: Mapping[str, float] | None,
+        mem: _Memory,
+        why: str,
+        now: datetime,
+    ) -> None:
+        decision = self.store.get_decision(decision_id)
+        outcome: Outcome | None
+        try:
+            with self._policy_lock:
+                outcome = self.policy.update(decision, success, cost=dict(costs) if costs else None)
+        except DuplicateOutcomeError:  # recorded before a restart
+            outcome = None
+        mem.failures = 0 if success else mem.failures + 1
+        limit = self.config.control.max_consecutive_failures
+        if not success and mem.failures >= limit:
+            mem.escalate_reason = f"{mem.failures} heals of model {model!r} failed in a row"
+        if outcome is not None:
+            mem.outcomes.append(outcome)
+        self.store.record_event(
+            "control.outcome",
+            {
+                "decision_id": decision_id,
+                "action": decision.action.name,
+                "success": success,
+                "why": why,
+                "consecutive_failures": mem.failures,
+            },
+            model=model,
+            at=now,
+        )
+
+    def _validate(self, model: str, state: State, mem: _Memory, notes: list[str]) -> None:
+        p = mem.pending
+        if p is None:
+            return
+        ok, why = self._sla_ok(state)
+        now = self.clock.now()
+        if ok:
+            mem.pending = None
+            notes.append(f"the {p['action']} of decision {p['decision_id']} worked: {why}")
+            self._outcome(model, p["decision_id"], True, p.get("costs"), mem, why, now)
+            return
+        p["windows_left"] = int(p["windows_left"]) - 1
+        if p["windows_left"] <= 0:
+            mem.pending = None
+            notes.append(f"the {p['action']} of decision {p['decision_id']} failed: {why}")
+            self._outcome(model, p["decision_id"], False, p.get("costs"), mem, why, now)
+
+    def _await_validation(
+        self, mem: _Memory, decision_id: str, action: Action, costs: Mapping[str, float]
+    ) -> None:
+        mem.pending = {
+            "decision_id": decision_id,
+            "action": action.name,
+            "windows_left": self.config.control.validation_windows,
+            "costs": dict(costs),
+        }
+
+    # --- acting ---------------------------------------------------------------------------------
+    def _act(
+        self,
+        model: str,
+        mode: ModelMode,
+        now: datetime,
+        mem: _Memory,
+        decision: Decision,
+        data: WindowData,
+        canary: CanaryRun | None,
+        notes: list[str],
+    ) -> tuple[Action | None, ExecutionResult | None]:
+        if self.store.intents(model, window_end=now):
+            notes.append("this window already acted (before a restart); it does not act again")
+            return None, None
+        if mem.escalation is not None:
+            esc = self.store.get_escalation(str(mem.escalation["id"]))
+            if esc.is_open:
+                notes.append(f"waiting for a human to answer escalation {esc.id}")
+                return None, None
+            self._answered(model, esc, mem, notes, now)
+        if canary is not None:
+            notes.append(
+                f"following canary {canary.id} ({canary.state.phase.value} at "
+                f"{canary.state.weight:g}%); no new action until it ends"
+            )
+            return None, None
+        action = decision.action
+        escalate_why: str | None = mem.escalate_reason
+        if (
+            escalate_why is None
+            and self.config.control.escalate_novel
+            and decision.verdict.mandatory is not None
+            and self._novel(decision.context)
+        ):
+            escalate_why = (
+                f"a novel situation: the {decision.verdict.zone} zone (context "
+                f"{decision.context}) with no outcome of any heal there yet"
+            )
+        if escalate_why is not None:
+            if mode == "canary":
+                return self._hold(model, now, decision, Action.ESCALATE, escalate_why, notes)
+            mem.escalate_reason = None
+            return self._execute(
+                model, mode, now, mem, decision, Action.ESCALATE, data, notes, why=escalate_why
+            )
+        if action is Action.NO_OP:
+            if len(decision.safe_set) > 1 and mem.pending is None:
+                self._await_validation(mem, decision.id, action, {})
+            return None, None
+        if (
+            mem.pending is not None
+            and mem.pending.get("action") != Action.NO_OP.name
+            and decision.verdict.mandatory is None
+        ):
+            notes.append(
+                f"validating the {mem.pending['action']} of decision "
+                f"{mem.pending['decision_id']}; {action.name} waits"
+            )
+            return None, None
+        if mode == "canary" and action not in _CANARY_ACTIONS:
+            why = f"{action.name} moves all traffic at once, beyond canary mode's limit"
+            return self._hold(model, now, decision, action, why, notes)
+        mem.pending = None  # a mandatory action overrides a heal still being validated
+        return self._execute(model, mode, now, mem, decision, action, data, notes)
+
+    def _hold(
+        self,
+        model: str,
+        now: datetime,
+        decision: Decision,
+        action: Action,
+        why: str,
+        notes: list[str],
+    ) -> tuple[Action | None, ExecutionResult | None]:
+        notes.append(f"canary mode: {action.name} is held for a human ({why})")
+        self.store.record_event(
+            "control.held",
+            {"decision_id": decision.id, "action": action.name, "why": why},
+            model=model,
+            at=now,
+        )
+        return None, None
+
+    def _answered(
+        self, model: str, esc: Escalation, mem: _Memory, notes: list[str], now: datetime
+    ) -> None:
+        decision_id = (mem.escalation or {}).get("decision_id")
+        mem.escalation = None
+        mem.failures = 0
+        mem.escalate_reason = None
+        notes.append(f"escalation {esc.id} was {esc.status} by {esc.actor}")
+        if decision_id is None:
+            return
+        if esc.status == "approved":  # the safe state a human approved is validated as a heal
+            decision = self.store.get_decision(str(decision_id))
+            self._await_validation(mem, decision.id, decision.action, {})
+        else:
+            self._outcome(
+                model, str(decision_id), False, None, mem, f"escalation {esc.id} rejected", now
+            )
+
+    def _execute(
+        self,
+        model: str,
+        mode: ModelMode,
+        now: datetime,
+        mem: _Memory,
+        decision: Decision,
+        action: Action,
+        data: WindowData,
+        notes: list[str],
+        *,
+        why: str | None = None,
+    ) -> tuple[Action | None, ExecutionResult | None]:
+        key = f"{model}/{now.isoformat()}/{action.name}"
+        roles = self.registry.roles(model)
+        payload = {
+            "mode": mode,
+            "why": why,
+            "arms_before": _arms(self.router.arms(model)),
+            "roles_before": {str(k): int(v) for k, v in roles.items()},
+        }
+        intent, created = self.store.claim_intent(
+            key=key,
+            model=model,
+            window_end=now,
+            action=action.name,
+            decision_id=decision.id,
+            payload=payload,
+            at=now,
+        )
+        if not created:
+            notes.append(f"intent {key} was already recorded; not acting again")
+            return None, None
+        labelled = data.labelled()
+        X, y = labelled if labelled is not None else (None, None)
+        acted = decision
+        if action is not decision.action:
+            acted = replace(decision, action=action, reasons=(*decision.reasons, why or ""))
+        ctx = ActionContext(
+            model=model,
+            registry=self.registry,
+            router=self.router,
+            now=now,
+            decision=acted,
+            X=X,
+            y=y,
+            config=self._canary_config if mode == "canary" else self.config,
+            clock=self.clock,
+            notifier=self.notifier,
+            escalations=self.store,
+            canaries=self.store,
+            actor=self.actor,
+        )
+        result = self.executors.execute(ctx)
+        self._applied(model, mode, now, mem, decision, action, result, intent, X, y, notes)
+        if (
+            result.status in (ExecutionStatus.REFUSED, ExecutionStatus.FAILED)
+            and action is not Action.ESCALATE
+            and mode == "autonomous"
+            and (result.escalate or mem.escalate_reason is not None)
+        ):
+            follow_why = mem.escalate_reason or "; ".join(result.reasons)
+            mem.escalate_reason = None
+            return self._execute(
+                model, mode, now, mem, decision, Action.ESCALATE, data, notes, why=follow_why
+            )
+        return action, result
+
+    def _applied(
+        self,
+        model: str,
+        mode: ModelMode,
+        now: datetime,
+        mem: _Memory,
+        decision: Decision,
+        action: Action,
+        result: ExecutionResult,
+        intent: IntentRecord,
+        X: Any,
+        y: Any,
+        notes: list[str],
+    ) -> None:
+        status = result.status
+        notes.extend(result.reasons)
+        if status is ExecutionStatus.CANARY_STARTED and result.canary is not None:
+            run = result.canary
+            if mode == "canary":
+                gated = gate_canary(run)
+                if gated != run:
+                    self.store.save_canary(gated.to_record(now))
+                    result = replace(result, canary=gated)
+            if action is Action.RETRAIN and result.candidate_version is not None and X is not None:
+                self._profile_candidate(model, result.candidate_version, X, y, now)
+            self.store.settle_intent(intent.key, status="applied", at=now, result=result.to_dict())
+        elif status is ExecutionStatus.PENDING_APPROVAL:
+            self.store.settle_intent(intent.key, status="done", at=now, result=result.to_dict())
+            mem.escalation = {"id": result.escalation_id, "decision_id": decision.id}
+        elif status is ExecutionStatus.DONE:
+            self.store.settle_intent(intent.key, status="done", at=now, result=result.to_dict())
+            self._monitors.forget(model)
+            self._await_validation(mem, decision.id, action, result.cost_terms())
+        else:  # refused or failed: the heal did not work
+            self.store.settle_intent(intent.key, status="done", at=now, result=result.to_dict())
+            if action is not Action.ESCALATE:
+                self._outcome(
+                    model,
+                    decision.id,
+                    False,
+                    result.cost_terms(),
+                    mem,
+                    "; ".join(result.reasons),
+                    now,
+                )
+        self.store.record_event(
+            "control.action",
+            {"key": intent.key, "decision_id": decision.id, **result.to_dict()},
+            model=model,
+            at=now,
+        )
+
+    def _profile_candidate(self, model: str, version: int, X: Any, y: Any, now: datetime) -> None:
+        """A retrained version is monitored against the recent rows it was trained on, with its
+        accuracy on them as the baseline."""
+        try:
+            estimator = self.registry.load(model, version)
+            baseline = float(estimator.score(X, y))
+            names = self._monitors.get(model, version)
+            feature_names = None if names is None else names[1].feature_names
+            profile = make_profile(
+                model,
+                version,
+                X,
+                baseline_accuracy=max(baseline, 1e-6),
+                at=now,
+                feature_names=feature_names,
+                latency_slo_ms=100.0 if names is None else names[1].latency_slo_ms,
+                source="retrained on the recent labelled rows",
+            )
+            self.store.save_profile(profile)
+            self._monitors.forget(model, version)
+        except (SafehealError, ValueError) as exc:  # monitored with the model's newest profile
+            self.store.record_event(
+                "control.profile_error", {"version": version, "error": str(exc)}, model=model
+            )
+
+    # --- canaries -------------------------------------------------------------------------------
+    def _follow(
+        self, model: str, mode: ModelMode, now: datetime, mem: _Memory, notes: list[str]
+    ) -> CanaryRun | None:
+        active: CanaryRun | None = None
+        for record in self.store.active_canaries(model):
+            run = self._readable(record, now, notes)
+            if run is None:
+                continue
+            if mode == "canary":
+                gated = gate_canary(run)
+                if gated != run:
+                    self.store.save_canary(gated.to_record(now))
+                    run = gated
+            hit = self._monitors.get(model, run.incumbent_version)
+            slo = hit[1].latency_slo_ms if hit is not None else 100.0
+            run = step_canary(
+                run,
+                store=self.store,
+                router=self.router,
+                registry=self.registry,
+                now=now,
+                latency_slo_ms=slo,
+            )
+            last = run.state.reasons[-1] if run.state.reasons else ""
+            notes.append(
+                f"canary {run.id}: {run.state.phase.value} at {run.state.weight:g}% ({last})"
+            )
+            if run.state.phase.is_final:
+                self._ended(model, run, now, mem, notes)
+            else:
+                active = run
+        return active
+
+    def _readable(self, record: CanaryRecord, now: datetime, notes: list[str]) -> CanaryRun | None:
+        """The canary of ``record``, or None after aborting it to its incumbent when its stored
+        state cannot be read back."""
+        try:
+            return CanaryRun.from_record(record)
+        except (DataError, ConfigError) as exc:
+            why = f"its stored state cannot be read ({exc}); aborted to a known-good state"
+            if record.incumbent_version is not None:
+                self.router.set_arms(record.model, [(record.incumbent_version, 100.0)])
+            self.store.save_canary(
+                replace(record, phase="aborted", state={"phase": "aborted"}, updated_at=now)
+            )
+            self.store.record_event(
+                "control.canary_aborted", {"canary_id": record.id, "why": why}, model=record.model
+            )
+            notes.append(f"canary {record.id}: {why}")
+            return None
+
+    def _ended(
+        self, model: str, run: CanaryRun, now: datetime, mem: _Memory, notes: list[str]
+    ) -> None:
+        """Carry out (again: it is idempotent) the end of a final canary and judge its heal."""
+        result = finish_canary(
+            run,
+            registry=self.registry,
+            router=self.router,
+            now=now,
+            config=self.config,
+            canaries=self.store,
+            actor=self.actor,
+        )
+        self._monitors.forget(model)
+        for intent in self.store.intents(model, statuses=("applied",)):
+            if intent.decision_id == run.decision_id:
+                self.store.settle_intent(intent.key, status="done", at=now, result=result.to_dict())
+        self.store.record_event(
+            "control.canary_ended",
+            {"canary_id": run.id, "phase": run.state.phase.value, **result.to_dict()},
+            model=model,
+            at=now,
+        )
+        if run.decision_id is None:
+            return
+        if run.state.phase is CanaryPhase.PROMOTED:
+            self._await_validation(mem, run.decision_id, run.action, result.cost_terms())
+        else:
+            why = "; ".join(result.reasons)
+            self._outcome(model, run.decision_id, False, result.cost_terms(), mem, why, now)
+            if result.escalate and mem.escalate_reason is None:
+                mem.escalate_reason = why
+
+    # --- recovery -------------------------------------------------------------------------------
+    def _recover(self, model: str, mode: ModelMode, now: datetime, mem: _Memory) -> None:
+        """Settle what a controller that stopped (or crashed) left behind for ``model``."""
+        if mode == "shadow":
+            return
+        notes: list[str] = []
+        for intent in self.store.intents(model, statuses=("intent",)):
+            self._settle_crashed(model, intent, now, mem, notes)
+        for intent in self.store.intents(model, statuses=("applied",)):
+            canary_id = (intent.result or {}).get("canary_id")
+            record = self.store.load_canary(str(canary_id)) if canary_id else None
+            if record is None:
+                self.store.settle_intent(intent.key, status="done", at=now)
+            elif record.phase in ("promoted", "aborted"):
+                run = self._readable(record, now, notes)
+                if run is not None:
+                    self._ended(model, run, now, mem, notes)
+        for record in self.store.active_canaries(model):
+            run = self._readable(record, now, notes)
+            if run is not None and not self.router.arms(model):
+                self.router.set_arms(model, run.arms())
+        if not self.router.arms(model):
+            champion = self.registry.roles(model).get("champion")
+            if champion is not None:
+                self.router.set_arms(model, [(champion, 100.0)])
+                notes.append(f"routed 100% to the champion, version {champion}")
+        if notes:
+            self.store.record_event("control.recovered", {"notes": notes}, model=model, at=now)
+        self._save(model, mem, now)
+
+    def _settle_crashed(
+        self, model: str, intent: IntentRecord, now: datetime, mem: _Memory, notes: list[str]
+    ) -> None:
+        """An intent whose effect nobody confirmed: done if the effect is visible, else
+        abandoned with the routing put back. Never carried out again."""
+        p = intent.payload
+        action = Action(intent.action)
+        before = p.get("arms_before")
+        roles_before = {str(k): int(v) for k, v in (p.get("roles_before") or {}).items()}
+        canary = next(
+            (
+                r
+                for r in self.store.active_canaries(model)
+                if r.decision_id is not None and r.decision_id == intent.decision_id
+            ),
+            None,
+        )
+        escalation = next(
+            (
+                e
+                for e in self.store.pending_escalations(model)
+                if e.decision_id is not None and e.decision_id == intent.decision_id
+            ),
+            None,
+        )
+        arms_now = _arms(self.router.arms(model))
+        roles_now = {str(k): int(v) for k, v in self.registry.roles(model).items()}
+        if canary is not None:
+            self.store.settle_intent(
+                intent.key, status="applied", at=now, result={"canary_id": canary.id}
+            )
+            notes.append(f"{intent.key}: canary {canary.id} had started; it is resumed")
+            return
+        if escalation is not None:
+            self.store.settle_intent(
+                intent.key, status="done", at=now, result={"escalation_id": escalation.id}
+            )
+            mem.escalation = {"id": escalation.id, "decision_id": intent.decision_id}
+            notes.append(f"{intent.key}: escalation {escalation.id} had been raised")
+            return
+        moved = arms_now != before or roles_now.get("champion") != roles_before.get("champion")
+        if moved and action is not Action.RETRAIN:
+            self.store.settle_intent(intent.key, status="done", at=now, result={"recovered": True})
+            notes.append(f"{intent.key}: its effect is visible (arms {arms_now}); taken as done")
+            return
+        # Not applied (or a retrain that registered a candidate but started no canary): put
+        # the routing and the challenger back as they were.
+        if before is not None and arms_now != before:
+            self.router.set_arms(model, [(int(v), float(w)) for v, w in before])
+        challenger = roles_now.get("challenger")
+        if challenger is not None and challenger != roles_before.get("challenger"):
+            reason = f"intent {intent.key} crashed before its canary started"
+            self.registry.mark_unhealthy(model, challenger, reason)
+            self.registry.clear_role(model, "challenger", reason=reason, actor=self.actor)
+        self.store.settle_intent(intent.key, status="abandoned", at=now, result={"recovered": True})
+        notes.append(f"{intent.key}: abandoned after a crash before its effect; routing restored")
+
+
+def _labels_arrays(data: WindowData) -> tuple[Any, Any]:
+    """Predictions and labels as float arrays (NaN: no label) when they are numbers, so the
+    accuracy is computed vectorised; as object arrays otherwise; labels None when none came."""
+    if all(v is None for v in data.y_true):
+        return data.y_pred, None
+    try:
+        y_true = np.array([np.nan if v is None else v for v in data.y_true], dtype=np.float64)
+        y_pred = np.asarray(data.y_pred, dtype=np.float64)
+    except (TypeError, ValueError):
+        return np.asarray(data.y_pred, dtype=object), np.asarray(data.y_true, dtype=object)
+    return y_pred, y_true

@@ -1,0 +1,144 @@
+"""One window of a model's traffic, read from the inference log: the rows, their predictions,
+the labels that have arrived, latencies and errors, and per-version counters for a canary."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from safeheal.heal import ArmCounters
+from safeheal.store import LoggedFeedback, LoggedInference, SqlInferenceSink
+
+__all__ = ["WindowData", "arm_counters", "read_window"]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class WindowData:
+    """What the model served in ``[start, end)``."""
+
+    start: datetime
+    end: datetime
+    feature_names: tuple[str, ...]
+    #: rows x features of the requests that were answered.
+    X: NDArray[np.float64]
+    #: one prediction per row of ``X``.
+    y_pred: list[Any]
+    #: the label of each row of ``X``, or None where none has arrived.
+    y_true: list[Any]
+    #: the version that answered each row of ``X``.
+    versions: NDArray[np.int64]
+    #: latency of every request, answered or failed.
+    latency_ms: NDArray[np.float64]
+    requests: int
+    errors: int
+
+    @property
+    def rows(self) -> int:
+        return int(self.X.shape[0])
+
+    def labelled(self) -> tuple[NDArray[np.float64], NDArray[Any]] | None:
+        """``(X, y)`` of the rows whose label has arrived, or None if none has."""
+        idx = [i for i, v in enumerate(self.y_true) if v is not None]
+        if not idx:
+            return None
+        return self.X[idx], np.asarray([self.y_true[i] for i in idx])
+
+
+def _missing(v: object) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def read_window(
+    sink: SqlInferenceSink,
+    model: str,
+    start: datetime,
+    end: datetime,
+    *,
+    max_requests: int,
+    label_since: datetime | None = None,
+) -> WindowData:
+    """The requests of ``model`` logged in ``[start, end)`` (at most the newest
+    ``max_requests``), with the labels logged since ``label_since`` (default ``start``) and before
+    ``end`` joined to them by (request id, row)."""
+    logged = [r for r in sink.inferences(model, since=start, limit=max_requests) if r.at < end]
+    labels = _labels(sink.feedback(model, since=label_since or start), end)
+    names: tuple[str, ...] = ()
+    blocks: list[NDArray[np.float64]] = []
+    preds: list[Any] = []
+    truth: list[Any] = []
+    versions: list[NDArray[np.int64]] = []
+    latency = np.fromiter((r.latency_ms for r in logged), dtype=np.float64, count=len(logged))
+    errors = 0
+    for r in logged:
+        if r.error is not None or r.features is None or r.predictions is None:
+            errors += 1
+            continue
+        if not names:
+            names = r.feature_names
+        if r.feature_names != names:  # a schema change mid-window: keep the first schema's rows
+            continue
+        n = int(r.features.shape[0])
+        blocks.append(r.features)
+        preds.extend(r.predictions)
+        truth.extend(labels.get((r.request_id, i)) for i in range(n))
+        versions.append(np.full(n, r.version, dtype=np.int64))
+    width = len(names)
+    X = np.concatenate(blocks) if blocks else np.empty((0, width), dtype=np.float64)
+    return WindowData(
+        start=start,
+        end=end,
+        feature_names=names,
+        X=X,
+        y_pred=preds,
+        y_true=truth,
+        versions=np.concatenate(versions) if versions else np.empty(0, dtype=np.int64),
+        latency_ms=latency,
+        requests=len(logged),
+        errors=errors,
+    )
+
+
+def _labels(feedback: Iterable[LoggedFeedback], end: datetime) -> dict[tuple[str, int], Any]:
+    return {(f.request_id, f.row): f.label for f in feedback if f.at < end}
+
+
+def arm_counters(
+    logged: Iterable[LoggedInference],
+    labels: dict[tuple[str, int], Any],
+    version: int,
+    *,
+    latency_slo_ms: float,
+) -> ArmCounters:
+    """The canary counters of one version over some logged requests (one request may carry
+    several rows: requests and errors count requests, labels count rows)."""
+    requests = errors = labelled = correct = within = 0
+    for r in logged:
+        if r.version != version:
+            continue
+        requests += 1
+        if r.error is not None or r.predictions is None:
+            errors += 1
+            continue
+        if r.latency_ms <= latency_slo_ms:
+            within += 1
+        for i, p in enumerate(r.predictions):
+            label = labels.get((r.request_id, i))
+            if _missing(label):
+                continue
+            labelled += 1
+            correct += int(_same(label, p))
+    return ArmCounters(
+        requests=requests, errors=errors, labelled=labelled, correct=correct, within_slo=within
+    )
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, int | float | np.number) and isinstance(b, int | float | np.number):
+        return float(a) == float(b)
+    return a == b
