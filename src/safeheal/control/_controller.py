@@ -71,6 +71,7 @@ from safeheal.heal import (
 )
 from safeheal.heal._registry import check_model_name
 from safeheal.policy import HybridPolicy
+from safeheal.signals import Monitor
 from safeheal.store import IntentRecord, SqlInferenceSink, SqlStore
 
 __all__ = ["MODES", "Controller", "ModelMode", "WindowResult", "WindowStatus"]
@@ -148,6 +149,8 @@ class _Memory:
     escalation: dict[str, Any] | None = None
     #: Why the next action must be an escalation (too many failures), if so.
     escalate_reason: str | None = None
+    #: The last action carried out and the split it left: not carried out again while in effect.
+    in_effect: dict[str, Any] | None = None
     outcomes: list[Outcome] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -158,6 +161,7 @@ class _Memory:
             "pending": self.pending,
             "escalation": self.escalation,
             "escalate_reason": self.escalate_reason,
+            "in_effect": self.in_effect,
         }
 
     @classmethod
@@ -171,6 +175,7 @@ class _Memory:
             pending=d.get("pending"),
             escalation=d.get("escalation"),
             escalate_reason=d.get("escalate_reason"),
+            in_effect=d.get("in_effect"),
         )
 
 
@@ -399,7 +404,7 @@ class Controller:
                 reasons=tuple(notes),
             )
         if mem.pending is not None and mode != "shadow":
-            self._validate(model, state, mem, notes)
+            self._validate(model, start, state, mem, notes)
         decision = self._decide(model, state)
         executed: Action | None = None
         result: ExecutionResult | None = None
@@ -439,8 +444,8 @@ class Controller:
     # --- signals and decision -------------------------------------------------------------------
     def _serving(self, model: str, data: WindowData | None = None) -> int | None:
         arms = self.router.arms(model)
-        if arms:
-            return int(max(arms, key=lambda a: a.weight).version)
+        if arms:  # on a tie (a 50% canary) the incumbent, listed last, serves
+            return int(max(reversed(arms), key=lambda a: a.weight).version)
         if data is not None and data.versions.size:
             values, counts = np.unique(data.versions, return_counts=True)
             return int(values[int(np.argmax(counts))])
@@ -498,14 +503,15 @@ class Controller:
             return not any(p.context == context for p in self.policy.bandit.posteriors())
 
     def _sla_ok(self, state: State) -> tuple[bool, str]:
-        """Whether the service meets its SLA in ``state``: accuracy, anomalies, latency and
-        errors within the envelope's limits (drift is a risk, not a breach of the SLA)."""
+        """Whether the service meets its SLA in ``state`` (paper 3.4.1: accuracy, availability,
+        latency): the accuracy drop, the error rate and the latency ratio within the envelope's
+        limits. Drift and anomalous inputs are risks in the traffic, which no model served can
+        remove, not breaches of the SLA."""
         t = self.config.envelope.thresholds
         broken = [
             f"{name} {value:.3g} > {limit:g}"
             for name, value, limit in (
                 ("accuracy drop", state.accuracy_drop, t.rollback_accuracy_drop),
-                ("anomaly rate", state.anomaly_rate, t.fallback_anomaly_rate),
                 ("latency ratio", state.latency_ratio, t.slo_latency_ratio),
                 ("error rate", state.error_rate, t.slo_error_rate),
             )
@@ -513,7 +519,7 @@ class Controller:
         ]
         if broken:
             return False, "the SLA has not recovered: " + ", ".join(broken)
-        return True, "the SLA recovered (accuracy, anomalies, latency and errors within limits)"
+        return True, "the SLA recovered (accuracy, latency and errors within limits)"
 
     # --- outcomes -------------------------------------------------------------------------------
     def _outcome(
@@ -552,9 +558,12 @@ class Controller:
             at=now,
         )
 
-    def _validate(self, model: str, state: State, mem: _Memory, notes: list[str]) -> None:
+    def _validate(
+        self, model: str, start: datetime, state: State, mem: _Memory, notes: list[str]
+    ) -> None:
+        """Judge the heal awaiting validation on a window that began after it finished."""
         p = mem.pending
-        if p is None:
+        if p is None or start < datetime.fromisoformat(p["after"]):
             return
         ok, why = self._sla_ok(state)
         now = self.clock.now()
@@ -566,13 +575,21 @@ class Controller:
         p["windows_left"] = int(p["windows_left"]) - 1
         if p["windows_left"] <= 0:
             mem.pending = None
+            if mem.in_effect is not None and mem.in_effect.get("action") == p["action"]:
+                mem.in_effect["worked"] = False
             notes.append(f"the {p['action']} of decision {p['decision_id']} failed: {why}")
             self._outcome(model, p["decision_id"], False, p.get("costs"), mem, why, now)
 
     def _await_validation(
-        self, mem: _Memory, decision_id: str, action: Action, costs: Mapping[str, float]
+        self,
+        mem: _Memory,
+        decision_id: str,
+        action: Action,
+        costs: Mapping[str, float],
+        after: datetime,
     ) -> None:
         mem.pending = {
+            "after": after.isoformat(),
             "decision_id": decision_id,
             "action": action.name,
             "windows_left": self.config.control.validation_windows,
@@ -600,7 +617,7 @@ class Controller:
                 notes.append(f"waiting for a human to answer escalation {esc.id}")
                 return None, None
             self._answered(model, esc, mem, notes, now)
-        if canary is not None:
+        if canary is not None and not canary.state.phase.is_final:
             notes.append(
                 f"following canary {canary.id} ({canary.state.phase.value} at "
                 f"{canary.state.weight:g}%); no new action until it ends"
@@ -627,7 +644,7 @@ class Controller:
             )
         if action is Action.NO_OP:
             if len(decision.safe_set) > 1 and mem.pending is None:
-                self._await_validation(mem, decision.id, action, {})
+                self._await_validation(mem, decision.id, action, {}, now)
             return None, None
         if (
             mem.pending is not None
@@ -638,6 +655,22 @@ class Controller:
                 f"validating the {mem.pending['action']} of decision "
                 f"{mem.pending['decision_id']}; {action.name} waits"
             )
+            return None, None
+        effect = mem.in_effect
+        if effect is not None and effect.get("arms") != _arms(self.router.arms(model)):
+            effect = mem.in_effect = None  # traffic moved since (a human, a canary)
+        if effect is not None and effect.get("action") == action.name:
+            notes.append(f"{action.name} is already in effect; it is not carried out again")
+            if not effect.get("worked", True) and mem.escalation is None:
+                why = (
+                    f"{action.name} is in effect and the SLA has not recovered, yet the policy "
+                    f"still asks for it"
+                )
+                if mode == "canary":
+                    return self._hold(model, now, decision, Action.ESCALATE, why, notes)
+                return self._execute(
+                    model, mode, now, mem, decision, Action.ESCALATE, data, notes, why=why
+                )
             return None, None
         if mode == "canary" and action not in _CANARY_ACTIONS:
             why = f"{action.name} moves all traffic at once, beyond canary mode's limit"
@@ -675,7 +708,7 @@ class Controller:
             return
         if esc.status == "approved":  # the safe state a human approved is validated as a heal
             decision = self.store.get_decision(str(decision_id))
-            self._await_validation(mem, decision.id, decision.action, {})
+            self._await_validation(mem, decision.id, decision.action, {}, now)
         else:
             self._outcome(
                 model, str(decision_id), False, None, mem, f"escalation {esc.id} rejected", now
@@ -781,7 +814,8 @@ class Controller:
         elif status is ExecutionStatus.DONE:
             self.store.settle_intent(intent.key, status="done", at=now, result=result.to_dict())
             self._monitors.forget(model)
-            self._await_validation(mem, decision.id, action, result.cost_terms())
+            self._await_validation(mem, decision.id, action, result.cost_terms(), now)
+            mem.in_effect = {"action": action.name, "arms": _arms(self.router.arms(model))}
         else:  # refused or failed: the heal did not work
             self.store.settle_intent(intent.key, status="done", at=now, result=result.to_dict())
             if action is not Action.ESCALATE:
@@ -803,34 +837,46 @@ class Controller:
 
     def _profile_candidate(self, model: str, version: int, X: Any, y: Any, now: datetime) -> None:
         """A retrained version is monitored against the recent rows it was trained on, with its
-        accuracy on them as the baseline."""
+        accuracy on them as the baseline, when they are enough to build a Monitor; else with the
+        newest profile of its model."""
         try:
+            current = self._monitors.get(model, self._serving(model) or version)
+            base = None if current is None else current[1]
             estimator = self.registry.load(model, version)
-            baseline = float(estimator.score(X, y))
-            names = self._monitors.get(model, version)
-            feature_names = None if names is None else names[1].feature_names
             profile = make_profile(
                 model,
                 version,
                 X,
-                baseline_accuracy=max(baseline, 1e-6),
+                baseline_accuracy=max(float(estimator.score(X, y)), 1e-6),
                 at=now,
-                feature_names=feature_names,
-                latency_slo_ms=100.0 if names is None else names[1].latency_slo_ms,
+                feature_names=None if base is None else base.feature_names,
+                latency_slo_ms=100.0 if base is None else base.latency_slo_ms,
                 source="retrained on the recent labelled rows",
+            )
+            Monitor(  # refuses a reference too small to calibrate the detectors
+                profile.reference,
+                baseline_accuracy=profile.baseline_accuracy,
+                feature_names=list(profile.feature_names),
             )
             self.store.save_profile(profile)
             self._monitors.forget(model, version)
-        except (SafehealError, ValueError) as exc:  # monitored with the model's newest profile
+        except (SafehealError, ValueError) as exc:
             self.store.record_event(
-                "control.profile_error", {"version": version, "error": str(exc)}, model=model
+                "control.profile_skipped",
+                {
+                    "version": version,
+                    "why": str(exc),
+                    "meanwhile": "monitored with the newest profile of the model",
+                },
+                model=model,
+                at=now,
             )
 
     # --- canaries -------------------------------------------------------------------------------
     def _follow(
         self, model: str, mode: ModelMode, now: datetime, mem: _Memory, notes: list[str]
     ) -> CanaryRun | None:
-        active: CanaryRun | None = None
+        last: CanaryRun | None = None
         for record in self.store.active_canaries(model):
             run = self._readable(record, now, notes)
             if run is None:
@@ -856,9 +902,8 @@ class Controller:
             )
             if run.state.phase.is_final:
                 self._ended(model, run, now, mem, notes)
-            else:
-                active = run
-        return active
+            last = run
+        return last
 
     def _readable(self, record: CanaryRecord, now: datetime, notes: list[str]) -> CanaryRun | None:
         """The canary of ``record``, or None after aborting it to its incumbent when its stored
@@ -904,7 +949,7 @@ class Controller:
         if run.decision_id is None:
             return
         if run.state.phase is CanaryPhase.PROMOTED:
-            self._await_validation(mem, run.decision_id, run.action, result.cost_terms())
+            self._await_validation(mem, run.decision_id, run.action, result.cost_terms(), now)
         else:
             why = "; ".join(result.reasons)
             self._outcome(model, run.decision_id, False, result.cost_terms(), mem, why, now)

@@ -145,7 +145,16 @@ class MonitorCache:
             profile = self._store.load_profile(model)
         if profile is None:
             return None
-        monitor = Monitor(
+        monitor = self.build(profile)
+        with self._lock:
+            self._monitors[key] = (monitor, profile)
+            while len(self._monitors) > self._size:
+                self._monitors.popitem(last=False)
+        return monitor, profile
+
+    def build(self, profile: ProfileRecord) -> Monitor:
+        """The Monitor of ``profile`` (a DataError if its reference is unusable)."""
+        return Monitor(
             profile.reference,
             baseline_accuracy=profile.baseline_accuracy,
             alpha=self._alpha,
@@ -153,11 +162,6 @@ class MonitorCache:
             feature_names=list(profile.feature_names),
             categorical=list(profile.categorical) or None,
         )
-        with self._lock:
-            self._monitors[key] = (monitor, profile)
-            while len(self._monitors) > self._size:
-                self._monitors.popitem(last=False)
-        return monitor, profile
 
     def forget(self, model: str, version: int | None = None) -> None:
         """Drop the cached monitors of ``model`` (of one version, if given)."""
