@@ -896,9 +896,9 @@ class Controller:
                 now=now,
                 latency_slo_ms=slo,
             )
-            last = run.state.reasons[-1] if run.state.reasons else ""
+            said = run.state.reasons[-1] if run.state.reasons else ""
             notes.append(
-                f"canary {run.id}: {run.state.phase.value} at {run.state.weight:g}% ({last})"
+                f"canary {run.id}: {run.state.phase.value} at {run.state.weight:g}% ({said})"
             )
             if run.state.phase.is_final:
                 self._ended(model, run, now, mem, notes)
