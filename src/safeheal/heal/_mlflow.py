@@ -257,6 +257,7 @@ class MlflowRegistry:
         check_model_name(name)
         if role is not None:
             check_role(role)
+        _check_fitted(estimator, name)
         what = f"registering a version of model {name!r}"
         cls = type(estimator)
         version_tags = {str(k): str(v) for k, v in (tags or {}).items()}
@@ -462,3 +463,24 @@ class MlflowRegistry:
             skip.add(champion)
         good = [v for v in self.versions(name) if v.health == "healthy" and v.version not in skip]
         return max(good, key=lambda v: v.version, default=None)
+
+
+def _check_fitted(estimator: object, name: str) -> None:
+    """Refuse what cannot serve predictions: no ``predict``, or a scikit-learn model not fitted."""
+    if not callable(getattr(estimator, "predict", None)):
+        raise ConfigError(
+            f"a version of model {name!r} must be a fitted estimator with a predict() method; "
+            f"got {type(estimator).__name__}"
+        )
+    from sklearn.base import BaseEstimator
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    if isinstance(estimator, BaseEstimator):
+        try:
+            check_is_fitted(estimator)
+        except NotFittedError:
+            raise ConfigError(
+                f"the {type(estimator).__name__} given for model {name!r} is not fitted; call "
+                "fit() before registering it"
+            ) from None
