@@ -22,6 +22,7 @@ How safeheal's notions map onto MLflow:
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 import threading
@@ -88,6 +89,11 @@ def _import_mlflow() -> ModuleType:
         import mlflow.sklearn
         import mlflow.store.model_registry.sqlalchemy_store
         import mlflow.store.tracking.sqlalchemy_store
+    # "Creating initial MLflow database tables" and the like: housekeeping a safeheal user did not
+    # ask for. Quieted only when nobody configured MLflow's database logger.
+    db_log = logging.getLogger("mlflow.store.db.utils")
+    if db_log.level == logging.NOTSET:
+        db_log.setLevel(logging.WARNING)
     return mlflow
 
 
