@@ -64,7 +64,8 @@ install_postgres() {
 # Run a command as the cluster's owner: ourselves, or `postgres` when we are root.
 as_owner() {
     if [[ "$(id -u)" == 0 ]]; then
-        runuser -u "$OWNER" -- "$@"
+        # From a directory the owner can enter, so the server tools don't complain about ours.
+        (cd / && runuser -u "$OWNER" -- "$@")
     else
         "$@"
     fi

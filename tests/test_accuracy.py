@@ -69,3 +69,15 @@ def test_numeric_and_object_labels_agree() -> None:
     slow = mon.check([None if np.isnan(v) else int(v) for v in y], [int(v) for v in pred])
     assert (fast.accuracy, fast.n) == (slow.accuracy, slow.n)
     assert fast.n == 450
+
+
+def test_labels_of_the_wrong_kind_are_refused() -> None:
+    mon = AccuracyMonitor(0.9)
+    with pytest.raises(DataError, match="different kinds of labels"):
+        mon.check([1, 0], ["1", "0"])
+    with pytest.raises(DataError, match="not probabilities"):
+        mon.check([1, 0, 1, 0], [0.9, 0.1, 0.8, 0.3])
+    with pytest.raises(DataError, match="1-D"):
+        mon.check(np.ones((3, 2)), np.ones((3, 2)))
+    with pytest.raises(DataError, match="1-D"):
+        mon.check(1, 1)

@@ -81,3 +81,10 @@ def test_bad_parameters() -> None:
         AnomalyDetector(np.zeros((1000, 2)), z=-1)
     with pytest.raises(InsufficientDataError, match=r"at least 500 reference rows.*got 100"):
         AnomalyDetector(np.zeros((100, 2)))
+
+
+def test_all_missing_reference_column_is_refused() -> None:
+    ref = np.random.default_rng(26).normal(size=(1000, 3))
+    ref[:, 2] = np.nan
+    with pytest.raises(InsufficientDataError, match=r"\['x2'\] hold no finite value"):
+        AnomalyDetector(ref)

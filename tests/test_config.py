@@ -215,3 +215,28 @@ def test_an_empty_file_is_the_papers_configuration(tmp_path: Path) -> None:
     path = tmp_path / "safeheal.toml"
     path.write_text("", encoding="utf-8")
     assert load_config(path) == SafehealConfig()
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (
+            {"envelope": {"thresholds": {"retrain_drift": 0.3, "retrain_drift_max": 0.2}}},
+            r"`envelope.thresholds`: retrain_drift \(0.3\) must be below retrain_drift_max",
+        ),
+        (
+            {
+                "envelope": {
+                    "thresholds": {"fallback_drift": 0.3},
+                    "rules": [{"zone": "healthy", "permitted": ["NO_OP"]}],
+                }
+            },
+            "not both",
+        ),
+        ({"actions": {"custom": ["RETRAIN"]}}, "built-in actions"),
+        ({"actions": {"custom": ["X_ACTION", "x_action"]}}, "listed more than once"),
+    ],
+)
+def test_contradictions_fail_at_load(data: dict[str, object], words: str) -> None:
+    with pytest.raises(ConfigError, match=words):
+        parse_config(data)

@@ -239,3 +239,19 @@ def test_report_invariants(current: np.ndarray, correction: str) -> None:
     assert 0.0 <= report.drift <= 1.0
     finite = np.isfinite(current).sum(axis=0)
     assert report.n_tested.tolist() == finite.tolist()
+
+
+def test_masked_entries_are_missing_values() -> None:
+    rng = np.random.default_rng(19)
+    det = DriftDetector(rng.normal(size=(500, 2)))
+    window = rng.normal(size=(100, 2))
+    mask = np.zeros_like(window, dtype=bool)
+    mask[:30, 0] = True
+    report = det.check(np.ma.masked_array(window, mask=mask))
+    assert report.quality.missing.tolist() == [30, 0]
+    assert report.n_tested.tolist() == [70, 100]
+
+
+def test_none_reference_is_refused() -> None:
+    with pytest.raises(DataError, match="`reference` is None"):
+        DriftDetector(None)

@@ -6,6 +6,7 @@ import pytest
 
 from safeheal import (
     Action,
+    ConfigError,
     CostEstimate,
     DataError,
     Decision,
@@ -152,3 +153,9 @@ def test_a_store_that_cannot_record_a_decision_fails_the_decision() -> None:
     policy = HybridPolicy(store=FailingStore(StoreError("disk full"), on="record_decision"))
     with pytest.raises(StoreError, match="disk full"):
         policy.decide(DEGRADED)
+
+
+@pytest.mark.parametrize("seed", ["a", 1.5, -1, True])
+def test_a_bad_seed_is_refused_clearly(seed: object) -> None:
+    with pytest.raises(ConfigError, match="`seed` parameter of HybridPolicy"):
+        HybridPolicy(seed=seed)  # type: ignore[arg-type]

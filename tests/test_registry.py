@@ -347,3 +347,20 @@ def test_importing_heal_does_not_import_mlflow_and_telemetry_is_off() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == [False, "true"]
+
+
+@pytest.mark.parametrize(
+    ("estimator", "words"),
+    [
+        (None, "fitted estimator with a predict"),
+        ("a model", "fitted estimator with a predict"),
+        (DecisionTreeClassifier(), "DecisionTreeClassifier given for model 'unfit' is not fitted"),
+    ],
+)
+def test_what_cannot_predict_is_never_registered(
+    registry: ModelRegistry, estimator: Any, words: str
+) -> None:
+    with pytest.raises(ConfigError, match=words):
+        registry.register("unfit", estimator, role="fallback", reason="would serve nothing")
+    with pytest.raises(UnknownModelError):  # nothing was created
+        registry.get_role("unfit", "fallback")

@@ -110,3 +110,28 @@ def test_monitor_bad_input(monitor: Monitor) -> None:
         monitor.observe(x, errors=np.zeros(9))
     with pytest.raises(DataError, match="non-negative"):
         monitor.observe(x, latency_ms=-np.ones(10))
+
+
+def test_timeouts_count_as_failed_requests(monitor: Monitor) -> None:
+    x = np.random.default_rng(45).normal(size=(200, 5))
+    lat = np.full(200, 20.0)
+    lat[:50] = np.inf
+    lat[50:60] = np.nan  # not measured
+    s = monitor.observe(x, latency_ms=lat)
+    assert s.error_rate == pytest.approx(0.25)
+    assert s.latency_ratio == pytest.approx(20.0 / 50)
+    everything_timed_out = monitor.observe(x, latency_ms=np.full(200, np.inf))
+    assert everything_timed_out.error_rate == 1.0
+
+
+@pytest.mark.parametrize("flags", [np.full(10, np.nan), np.full(10, 0.5), ["no"] * 10])
+def test_error_flags_must_be_booleans(monitor: Monitor, flags: object) -> None:
+    with pytest.raises(DataError, match="booleans or 0/1"):
+        monitor.observe(np.zeros((10, 5)), errors=flags)  # type: ignore[arg-type]
+
+
+def test_latency_needs_one_number_per_row(monitor: Monitor) -> None:
+    with pytest.raises(DataError, match=r"one duration per row \(10\)"):
+        monitor.observe(np.zeros((10, 5)), latency_ms=[1.0, 2.0])
+    with pytest.raises(DataError, match="must hold numbers"):
+        monitor.observe(np.zeros((10, 5)), latency_ms=["fast"] * 10)

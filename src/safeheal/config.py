@@ -178,6 +178,14 @@ def _sums_to_one(section: str, values: Mapping[str, float]) -> None:
 
 # --- actions ------------------------------------------------------------------------------------
 def _register(names: list[str]) -> list[str]:
+    paper = {"NO_OP", "FALLBACK", "ROLLBACK", "RETRAIN", "ESCALATE"}
+    upper = [str(n).upper() for n in names]
+    clash = sorted({n for n in upper if n in paper})
+    if clash:
+        raise ValueError(f"{clash} are built-in actions; list only new ones")
+    repeated = sorted({n for n in upper if upper.count(n) > 1})
+    if repeated:
+        raise ValueError(f"{repeated} listed more than once")
     return [Action.register(n).name for n in names]
 
 
@@ -205,6 +213,15 @@ class EnvelopeThresholds(_Section):
     risk_high_drift: Unit = _T["risk_high_drift"]
     risk_high_accuracy_drop: Unit = _T["risk_high_accuracy_drop"]
     risk_high_anomaly_rate: Unit = _T["risk_high_anomaly_rate"]
+
+    @model_validator(mode="after")
+    def _retrain_band(self) -> EnvelopeThresholds:
+        if not self.retrain_drift < self.retrain_drift_max:
+            raise ValueError(
+                f"retrain_drift ({self.retrain_drift}) must be below retrain_drift_max "
+                f"({self.retrain_drift_max}), or the drifting zone can never match"
+            )
+        return self
 
 
 class RuleConfig(_Section):
@@ -236,6 +253,16 @@ class EnvelopeConfig(_Section):
 
     thresholds: EnvelopeThresholds = Field(default_factory=EnvelopeThresholds)
     rules: list[RuleConfig] | None = None
+
+    @model_validator(mode="after")
+    def _one_table(self) -> EnvelopeConfig:
+        if self.rules is not None and "thresholds" in self.model_fields_set:
+            raise ValueError(
+                "give either [envelope.thresholds] (the paper's table with other numbers) or "
+                "[[envelope.rules]] (a whole table of your own), not both: the rules would "
+                "silently ignore the thresholds"
+            )
+        return self
 
     @field_validator("rules")
     @classmethod

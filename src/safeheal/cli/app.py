@@ -40,9 +40,14 @@ def _root(
 @app.command()
 def demo(
     seed: Annotated[
-        int, typer.Option(help="Seed for the data split, the model and the stream.")
+        int,
+        typer.Option(
+            min=0, max=2**32 - 1, help="Seed for the data split, the model and the stream."
+        ),
     ] = 7,
-    window: Annotated[int, typer.Option(min=50, help="Rows per monitoring window.")] = 300,
+    window: Annotated[
+        int, typer.Option(min=50, max=2000, help="Rows per monitoring window (50 to 2,000).")
+    ] = 300,
 ) -> None:
     """Train a model on a real data set, stream it with injected drift, and watch the signals."""
     from safeheal.cli.demo import run_demo

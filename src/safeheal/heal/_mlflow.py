@@ -22,6 +22,7 @@ How safeheal's notions map onto MLflow:
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 import threading
@@ -88,6 +89,11 @@ def _import_mlflow() -> ModuleType:
         import mlflow.sklearn
         import mlflow.store.model_registry.sqlalchemy_store
         import mlflow.store.tracking.sqlalchemy_store
+    # "Creating initial MLflow database tables" and the like: housekeeping a safeheal user did not
+    # ask for. Quieted only when nobody configured MLflow's database logger.
+    db_log = logging.getLogger("mlflow.store.db.utils")
+    if db_log.level == logging.NOTSET:
+        db_log.setLevel(logging.WARNING)
     return mlflow
 
 
@@ -257,6 +263,7 @@ class MlflowRegistry:
         check_model_name(name)
         if role is not None:
             check_role(role)
+        _check_fitted(estimator, name)
         what = f"registering a version of model {name!r}"
         cls = type(estimator)
         version_tags = {str(k): str(v) for k, v in (tags or {}).items()}
@@ -462,3 +469,24 @@ class MlflowRegistry:
             skip.add(champion)
         good = [v for v in self.versions(name) if v.health == "healthy" and v.version not in skip]
         return max(good, key=lambda v: v.version, default=None)
+
+
+def _check_fitted(estimator: object, name: str) -> None:
+    """Refuse what cannot serve predictions: no ``predict``, or a scikit-learn model not fitted."""
+    if not callable(getattr(estimator, "predict", None)):
+        raise ConfigError(
+            f"a version of model {name!r} must be a fitted estimator with a predict() method; "
+            f"got {type(estimator).__name__}"
+        )
+    from sklearn.base import BaseEstimator
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    if isinstance(estimator, BaseEstimator):
+        try:
+            check_is_fitted(estimator)
+        except NotFittedError:
+            raise ConfigError(
+                f"the {type(estimator).__name__} given for model {name!r} is not fitted; call "
+                "fit() before registering it"
+            ) from None

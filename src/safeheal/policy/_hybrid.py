@@ -70,6 +70,13 @@ def _split_seed(seed: Seed) -> tuple[Seed, Seed]:
     """Independent seeds for the bandit and the impact model."""
     if seed is None:
         return None, None
+    if not isinstance(seed, np.random.SeedSequence) and (
+        isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0
+    ):
+        raise ConfigError(
+            f"the `seed` parameter of HybridPolicy must be a non-negative integer, a "
+            f"numpy SeedSequence or None; got {seed!r}"
+        )
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     child = np.random.SeedSequence(entropy=ss.entropy, spawn_key=ss.spawn_key)
     b, i = child.spawn(2)

@@ -83,6 +83,10 @@ def layout_of(
             )
         from_frame = True
     else:
+        if reference is None:
+            raise DataError(
+                f"`{what}` is None; expected a 2-D array or DataFrame (rows × features)"
+            )
         arr = np.asarray(reference)
         if arr.ndim != 2:
             raise _shape_error(what, arr.shape)
@@ -167,6 +171,9 @@ def columns_of(data: object, layout: Layout, *, what: str, strict: bool) -> Colu
             else:
                 raw.append(None)
     else:
+        if np.ma.isMaskedArray(data):
+            # Masked entries are missing values.
+            data = np.ma.filled(np.ma.asarray(data).astype(np.float64), np.nan)
         try:
             arr = np.asarray(data)
         except (TypeError, ValueError) as exc:

@@ -79,13 +79,34 @@ class AccuracyMonitor:
 
     def check(self, y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> AccuracyReport:
         """Accuracy of ``y_pred`` against ``y_true``; pairs whose label is missing are left out."""
-        t = np.asarray(y_true).ravel()
-        p = np.asarray(y_pred).ravel()
+        t = np.asarray(y_true)
+        p = np.asarray(y_pred)
+        for name, arr in (("y_true", t), ("y_pred", p)):
+            if arr.ndim != 1:
+                raise DataError(
+                    f"`{name}` must be a 1-D sequence of labels, one per prediction; got shape "
+                    f"{arr.shape}"
+                )
         if t.shape != p.shape:
             raise DataError(
                 f"`y_true` and `y_pred` must have the same length; got {t.size} and {p.size}"
             )
-        if t.dtype.kind in "fiub" and p.dtype.kind in "fiub":
+        numeric_t = t.dtype.kind in "fiub"
+        numeric_p = p.dtype.kind in "fiub"
+        if numeric_t != numeric_p and t.dtype.kind != "O" and p.dtype.kind != "O":
+            raise DataError(
+                f"`y_true` ({t.dtype}) and `y_pred` ({p.dtype}) hold different kinds of labels; "
+                "compare labels of the same kind (e.g. both integers or both strings)"
+            )
+        if numeric_p and p.dtype.kind == "f":
+            finite = p[np.isfinite(p)]
+            if finite.size and not np.all(finite == np.round(finite)):
+                raise DataError(
+                    "`y_pred` holds fractional values such as "
+                    f"{finite[finite != np.round(finite)][:3].tolist()}: pass predicted labels "
+                    "(e.g. model.predict), not probabilities"
+                )
+        if numeric_t and numeric_p:
             labelled = ~np.isnan(t) if t.dtype.kind == "f" else np.ones(t.shape, dtype=bool)
             n = int(labelled.sum())
             correct = int((t[labelled] == p[labelled]).sum())

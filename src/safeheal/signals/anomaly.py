@@ -77,6 +77,13 @@ class AnomalyDetector:
                 f"calibrate a {self.nominal_rate:.2%} false-alarm rate; got {cols.n_rows}"
             )
         finite = np.isfinite(x)
+        has_values = np.asarray(finite.any(axis=1), dtype=bool).tolist()
+        empty = [n for n, ok in zip(self.feature_names, has_values, strict=True) if not ok]
+        if empty:
+            raise InsufficientDataError(
+                f"reference column(s) {empty} hold no finite value; a feature needs finite "
+                "reference values to be scored"
+            )
         self._always_finite: BoolArray = np.asarray(finite.all(axis=1), dtype=bool)
         with np.errstate(invalid="ignore"):
             xm = np.where(finite, x, np.nan)

@@ -17,6 +17,8 @@ from safeheal.signals.accuracy import AccuracyMonitor, AccuracyReport
 from safeheal.signals.anomaly import AnomalyDetector, AnomalyReport
 from safeheal.signals.drift import DriftDetector, DriftReport
 
+BoolArray = npt.NDArray[np.bool_]
+
 
 @dataclass(frozen=True, slots=True)
 class WindowReport:
@@ -121,7 +123,9 @@ class Monitor:
 
         ``y_true`` may be partly or wholly missing (None/NaN): labels arrive late. With no label
         at all the accuracy drop is 0 and ``state.evidence.accuracy`` is None (unknown).
-        ``errors`` is a count of failed requests or a boolean array, one entry per row.
+        ``errors`` is a count of failed requests or a boolean (or 0/1) array, one entry per row.
+        ``latency_ms`` has one entry per row: NaN means not measured (left out of the p95), +inf
+        means the request never answered (a timeout: counted as a failed request).
         """
         drift = self.drift.check(X)
         n = drift.n_current
@@ -135,15 +139,12 @@ class Monitor:
             t = np.asarray(y_true, dtype=object).ravel()
             if any(not (v is None or (isinstance(v, float) and math.isnan(v))) for v in t):
                 acc = self.accuracy.check(t, y_pred)
-        p95: float | None = None
-        if latency_ms is not None:
-            lat = np.asarray(latency_ms, dtype=np.float64).ravel()
-            lat = lat[np.isfinite(lat)]
-            if lat.size and (lat < 0).any():
-                raise DataError("`latency_ms` must hold non-negative durations")
-            if lat.size:
-                p95 = float(np.percentile(lat, 95))
-        n_err = _count_errors(errors, n)
+        errs = _error_flags(errors, n)
+        p95, timeouts = _latency(latency_ms, n)
+        if timeouts is not None:
+            # A request that never answered (infinite latency) failed, whatever else was said.
+            errs = timeouts if errs is None else (errs | timeouts)
+        n_err = int(errs.sum()) if errs is not None else _count_errors(errors, n)
         report = WindowReport(
             drift=drift,
             anomaly=anomaly,
@@ -163,18 +164,45 @@ class Monitor:
         )
 
 
+def _latency(latency_ms: npt.ArrayLike | None, n: int) -> tuple[float | None, BoolArray | None]:
+    """p95 of the measured latencies, and which rows timed out (+inf)."""
+    if latency_ms is None:
+        return None, None
+    try:
+        lat = np.asarray(latency_ms, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DataError("`latency_ms` must hold numbers (milliseconds), one per row") from None
+    if lat.ndim != 1 or lat.size != n:
+        raise DataError(f"`latency_ms` must hold one duration per row ({n}); got shape {lat.shape}")
+    if (lat < 0).any():
+        raise DataError("`latency_ms` must hold non-negative durations")
+    timeouts = np.isposinf(lat)
+    measured = lat[np.isfinite(lat)]
+    p95 = float(np.percentile(measured, 95)) if measured.size else None
+    return p95, timeouts
+
+
+def _error_flags(errors: int | npt.ArrayLike | None, n: int) -> BoolArray | None:
+    """Per-row failure flags when ``errors`` is an array (booleans or 0/1), else None."""
+    if errors is None or (isinstance(errors, int | np.integer) and not isinstance(errors, bool)):
+        return None
+    arr = np.asarray(errors)
+    if arr.ndim != 1 or arr.size != n:
+        raise DataError(
+            f"`errors` must be a count or one flag per row ({n}); got shape {arr.shape}"
+        )
+    if arr.dtype.kind != "b" and not (arr.dtype.kind in "iuf" and np.isin(arr, (0, 1)).all()):
+        raise DataError(
+            "`errors` flags must be booleans or 0/1, one per row; got values of dtype "
+            f"{arr.dtype} such as {arr[:3].tolist()}"
+        )
+    return arr.astype(bool)
+
+
 def _count_errors(errors: int | npt.ArrayLike | None, n: int) -> int:
     if errors is None:
         return 0
-    if isinstance(errors, int | np.integer) and not isinstance(errors, bool):
-        count = int(errors)
-    else:
-        arr = np.asarray(errors)
-        if arr.ndim != 1 or arr.size != n:
-            raise DataError(
-                f"`errors` must be a count or one flag per row ({n}); got shape {arr.shape}"
-            )
-        count = int(arr.astype(bool).sum())
+    count = int(errors)  # type: ignore[arg-type]  # an int: arrays went through _error_flags
     if not 0 <= count <= n:
         raise DataError(f"`errors` must be between 0 and the number of rows ({n}); got {count}")
     return count
