@@ -387,7 +387,13 @@ class Controller:
         canary = self._follow(model, mode, now, mem, notes) if mode != "shadow" else None
         label_since = start - timedelta(minutes=c.label_lookback_minutes)
         data = read_window(
-            self._sink, model, start, now, max_requests=c.max_requests, label_since=label_since
+            self.store,
+            self._sink,
+            model,
+            start,
+            now,
+            max_requests=c.max_requests,
+            label_since=label_since,
         )
         state = self._state(model, data, notes)
         if state is None:

@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from safeheal.heal import ArmCounters
-from safeheal.store import LoggedFeedback, LoggedInference, SqlInferenceSink
+from safeheal.store import LoggedFeedback, LoggedInference, SqlInferenceSink, SqlStore
 
 __all__ = ["WindowData", "arm_counters", "read_window"]
 
@@ -33,7 +33,7 @@ class WindowData:
     y_true: list[Any]
     #: the version that answered each row of ``X``.
     versions: NDArray[np.int64]
-    #: latency of every request, answered or failed.
+    #: the latency of the request that carried each row of ``X``.
     latency_ms: NDArray[np.float64]
     requests: int
     errors: int
@@ -55,6 +55,7 @@ def _missing(v: object) -> bool:
 
 
 def read_window(
+    store: SqlStore,
     sink: SqlInferenceSink,
     model: str,
     start: datetime,
@@ -67,13 +68,13 @@ def read_window(
     ``max_requests``), with the labels logged since ``label_since`` (default ``start``) and before
     ``end`` joined to them by (request id, row)."""
     logged = [r for r in sink.inferences(model, since=start, limit=max_requests) if r.at < end]
-    labels = _labels(sink.feedback(model, since=label_since or start), end)
+    labels = store.labels(model, since=label_since or start, until=end)
     names: tuple[str, ...] = ()
     blocks: list[NDArray[np.float64]] = []
     preds: list[Any] = []
     truth: list[Any] = []
     versions: list[NDArray[np.int64]] = []
-    latency = np.fromiter((r.latency_ms for r in logged), dtype=np.float64, count=len(logged))
+    latency: list[NDArray[np.float64]] = []
     errors = 0
     for r in logged:
         if r.error is not None or r.features is None or r.predictions is None:
@@ -88,6 +89,7 @@ def read_window(
         preds.extend(r.predictions)
         truth.extend(labels.get((r.request_id, i)) for i in range(n))
         versions.append(np.full(n, r.version, dtype=np.int64))
+        latency.append(np.full(n, r.latency_ms, dtype=np.float64))
     width = len(names)
     X = np.concatenate(blocks) if blocks else np.empty((0, width), dtype=np.float64)
     return WindowData(
@@ -98,7 +100,7 @@ def read_window(
         y_pred=preds,
         y_true=truth,
         versions=np.concatenate(versions) if versions else np.empty(0, dtype=np.int64),
-        latency_ms=latency,
+        latency_ms=np.concatenate(latency) if latency else np.empty(0, dtype=np.float64),
         requests=len(logged),
         errors=errors,
     )

