@@ -136,8 +136,16 @@ class Monitor:
                 raise DataError(
                     "`y_true` was given without `y_pred`; pass both to measure accuracy"
                 )
-            t = np.asarray(y_true, dtype=object).ravel()
-            if any(not (v is None or (isinstance(v, float) and math.isnan(v))) for v in t):
+            t = np.asarray(y_true)
+            if t.dtype.kind == "f":
+                labelled = bool(t.size) and not np.isnan(t).all()
+            elif t.dtype.kind in "iub":
+                labelled = t.size > 0
+            else:
+                labelled = any(
+                    not (v is None or (isinstance(v, float) and math.isnan(v))) for v in t.ravel()
+                )
+            if labelled:
                 acc = self.accuracy.check(t, y_pred)
         errs = _error_flags(errors, n)
         p95, timeouts = _latency(latency_ms, n)
