@@ -78,6 +78,10 @@ _BEARER = HTTPBearer(auto_error=False, description="The admin token from the con
 _UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": ErrorResponse} for s in statuses}
 
@@ -145,6 +149,8 @@ class Gateway:
     sink: InferenceSink
     admin: AdminActions
     settings: GatewaySettings
+    #: Stamps every logged record; the controller's (possibly accelerated) clock in tests.
+    clock: Callable[[], datetime] = field(default_factory=lambda: _utc_now)
     log: LogWriter = field(init=False)
     metrics: GatewayMetrics = field(init=False)
 
@@ -278,7 +284,7 @@ class Gateway:
             predictions=predictions,
             latency_ms=(time.perf_counter() - started) * 1e3,
             error=error,
-            at=datetime.now(UTC),
+            at=self.clock(),
         )
         if not self.log.offer(record):
             await self.log.put(record, self.settings.log_enqueue_timeout_s)
@@ -289,7 +295,7 @@ class Gateway:
         _check_json_content_type(request)
         body = decode_json(await read_body(request, self.settings.max_body_bytes))
         labels = parse_feedback(body, self.settings.max_rows)
-        now = datetime.now(UTC)
+        now = self.clock()
         for request_id, row, label in labels:
             record = FeedbackRecord(request_id=request_id, model=name, row=row, label=label, at=now)
             if not self.log.offer(record):
@@ -424,12 +430,15 @@ def create_app(
     sink: InferenceSink,
     admin: AdminActions | None = None,
     settings: GatewaySettings | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
     """The serving gateway as a FastAPI app, built from its parts (nothing global).
 
     ``models`` loads versions (cached here), ``traffic`` routes requests, ``sink`` receives the
     inference log in batches, and ``admin`` answers the admin API (by default a
-    :class:`~safeheal.serve.TrafficAdmin` over ``traffic``). The log writer starts and drains with
+    :class:`~safeheal.serve.TrafficAdmin` over ``traffic``). ``clock`` (timezone-aware, UTC now by
+    default) stamps every logged record, so a controller on an accelerated clock reads the log on
+    its own time. The log writer starts and drains with
     the app's lifespan, so run the app under uvicorn (:func:`~safeheal.serve.run_server`) or a
     ``TestClient`` used as a context manager.
     """
@@ -441,6 +450,7 @@ def create_app(
         sink=sink,
         admin=admin if admin is not None else TrafficAdmin(traffic, cache),
         settings=settings,
+        clock=clock if clock is not None else _utc_now,
     )
 
     @asynccontextmanager
