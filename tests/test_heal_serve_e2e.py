@@ -70,7 +70,16 @@ SLO_MS = 1_000.0
 ROWS_PER_REQUEST = 10
 T0 = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 #: Every model a test of the module serves through the shared gateway.
-MODELS = ("fallback", "rollback", "retrain", "abort", "admin", "admin-canary", "escalate")
+MODELS = (
+    "fallback",
+    "rollback",
+    "retrain",
+    "abort",
+    "admin",
+    "admin-canary",
+    "admin-promote",
+    "escalate",
+)
 EXECUTORS = default_executors()
 _probes = itertools.count()
 
@@ -393,6 +402,19 @@ def test_a_bad_candidate_is_aborted_and_traffic_goes_back(live: Live) -> None:
     assert "judge failed" in candidate.tags["safeheal.health.reason"]
     assert live.registry.roles("abort") == {"champion": 1}
     assert live.registry.last_known_good("abort") is None  # never back onto the candidate
+    # Stepping an ended canary again (a controller that restarted after the end) changes nothing.
+    again = step_canary(
+        done.run,
+        store=live.store,
+        router=live.table,
+        registry=live.registry,
+        now=live.clock.tick(5),
+        latency_slo_ms=SLO_MS,
+    )
+    assert (again.run, again.counters) == (done.run, None)
+    assert again.result is not None
+    assert again.result.status is ExecutionStatus.FAILED
+    assert live.split("abort") == [(1, 100.0)]
 
 
 # -- restart mid-canary --------------------------------------------------------------------------
@@ -538,6 +560,21 @@ def test_admin_status_shows_a_canary_and_rollback_aborts_it(live: Live) -> None:
     stored = live.store.load_canary(run.id)
     assert stored is not None
     assert stored.phase == "aborted"
+
+
+def test_admin_promoting_a_canary_candidate_promotes_the_canary(live: Live) -> None:
+    model = "admin-promote"
+    live.deploy(model)
+    run = start_canary_of(live, model, live.data.fallback, CanaryPlan.paper(first_percent=20))
+    promoted = live.admin("POST", f"/models/{model}/promote", json={"version": 2})
+    assert promoted.status_code == 200, promoted.text
+    assert promoted.json()["canaries"] == []
+    assert live.served(model) == {2}
+    assert live.registry.roles(model) == {"champion": 2}  # and no longer the challenger
+    stored = live.store.load_canary(run.id)
+    assert stored is not None
+    assert stored.phase == "promoted"
+    assert "promoted by hand: by admin" in stored.state["reasons"][-1]
 
 
 def test_admin_approves_an_escalation_raised_by_escalate(live: Live) -> None:

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from safeheal.core.records import ArmCounters
 from safeheal.errors import ConfigError, DataError
 from safeheal.heal import ArmCounters as HealArmCounters
+from safeheal.heal import CanaryLedger, CounterSource
 from safeheal.serve import FeedbackRecord, InferenceRecord
 from safeheal.store import SqlInferenceSink, SqlStore
 from tests.test_store_conformance import backend, location, store
@@ -116,8 +117,10 @@ def reference(
     return ArmCounters(requests, errors, labelled, correct, within)
 
 
-def test_the_counters_are_the_ones_the_canary_judges() -> None:
+def test_the_counters_are_the_ones_the_canary_judges(store: SqlStore) -> None:
     assert HealArmCounters is ArmCounters
+    assert isinstance(store, CounterSource)
+    assert isinstance(store, CanaryLedger)  # what step_canary needs: canaries and counters
 
 
 def test_an_empty_log_counts_nothing(store: SqlStore) -> None:
