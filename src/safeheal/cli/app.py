@@ -54,7 +54,10 @@ def demo(
 @app.command()
 def serve(
     config: Annotated[
-        Path, typer.Option("--config", "-c", help="The configuration file, with a [serve] section.")
+        Path,
+        typer.Option(
+            "--config", "-c", help="The configuration file; its serve section says what to serve."
+        ),
     ] = Path("safeheal.toml"),
     host: Annotated[
         str | None, typer.Option(help="Address to listen on (default: serve.host).")
@@ -63,8 +66,11 @@ def serve(
         int | None, typer.Option(min=1, max=65535, help="Port (default: serve.port).")
     ] = None,
 ) -> None:
-    """Serve the registered models behind the gateway: predict, feedback, health, metrics and
-    the admin API. Stops gracefully on Ctrl-C or SIGTERM, keeping every logged request."""
+    """Serve registered models: predict, feedback, health, metrics, admin API.
+
+    Reads the serve section of the configuration file, checks everything before opening the
+    port, and stops gracefully on Ctrl-C or SIGTERM, keeping every logged request.
+    """
     from safeheal.cli.serve import run_serve
 
     run_serve(config, host=host, port=port)

@@ -29,7 +29,7 @@ def open_registry(where: str, *, move_log: RoleMoveLog | None = None) -> MlflowR
 
 
 @dataclass
-class Gateway:
+class Serving:
     """A gateway ready to run, and what it holds open."""
 
     app: FastAPI
@@ -41,7 +41,7 @@ class Gateway:
         self.store.close()
 
 
-def build_gateway(config: SafehealConfig, *, source: str = "configuration") -> Gateway:
+def build_gateway(config: SafehealConfig, *, source: str = "configuration") -> Serving:
     """The gateway of ``config.serve``: each model on its champion (or its running canary's
     split), the admin API through the registry and the store, the inference log in the store.
     Raises a :class:`~safeheal.errors.SafehealError` naming whatever is wrong."""
@@ -91,7 +91,7 @@ def build_gateway(config: SafehealConfig, *, source: str = "configuration") -> G
     except BaseException:
         store.close()
         raise
-    return Gateway(app, store, registry, token is not None)
+    return Serving(app, store, registry, token is not None)
 
 
 def run_serve(config_path: Path, *, host: str | None = None, port: int | None = None) -> None:
