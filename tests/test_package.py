@@ -58,3 +58,19 @@ def test_cli_version_and_unknown_command() -> None:
     assert bad.returncode != 0
     assert "Traceback" not in bad.stderr + bad.stdout
     assert "No such command" in bad.stderr
+
+
+def test_the_gateway_errors_live_in_the_error_tree() -> None:
+    from safeheal import serve
+
+    for name, builtin in (
+        ("ModelNotFoundError", LookupError),
+        ("AdminConflictError", RuntimeError),
+        ("NotSupportedError", NotImplementedError),
+    ):
+        error = getattr(errors, name)
+        assert getattr(serve, name) is error
+        assert issubclass(error, errors.SafehealError)
+        assert issubclass(error, builtin)
+        assert name in (errors.__doc__ or "")
+    assert str(errors.ModelNotFoundError("no model 'm'")) == "no model 'm'"

@@ -123,6 +123,8 @@ def test_status_promote_rollback(live: Live) -> None:
                 "arms": [{"version": 1, "weight": 100.0}],
                 "roles": {},
                 "rollback_available": False,
+                "canaries": [],
+                "escalations": [],
             }
         ]
     }

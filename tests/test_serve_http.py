@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -257,3 +258,19 @@ def test_healthz_metrics_and_openapi(trained: Trained) -> None:
     assert {"PredictRequest", "FeedbackRequest", "LabelItem", "PromoteRequest"} <= set(components)
     assert "/v1/admin/models/{name}/promote" in schema["paths"]
     assert "HTTPBearer" in schema["components"]["securitySchemes"]
+
+
+def test_the_log_is_stamped_by_the_injected_clock(trained: Trained) -> None:
+    ticks = iter(datetime(2030, 1, 1, tzinfo=UTC) + timedelta(minutes=m) for m in range(10))
+    sink = MemorySink()
+    app = create_app(
+        models=source_of(trained),
+        traffic=InMemoryTrafficTable({MODEL: [(1, 100)]}),
+        sink=sink,
+        clock=lambda: next(ticks),
+    )
+    with live(app) as client:
+        predict(client, trained.X[:1].tolist(), request_id="a")
+        client.post(f"/v1/models/{MODEL}/feedback", json={"request_id": "a", "labels": [1]})
+    assert [r.at.isoformat() for r in sink.inferences] == ["2030-01-01T00:00:00+00:00"]
+    assert [f.at.isoformat() for f in sink.feedback] == ["2030-01-01T00:01:00+00:00"]

@@ -42,6 +42,13 @@ value fails when the file is loaded with a :class:`~safeheal.errors.ConfigError`
     cpu_seconds = 600
     degraded_minutes = 60
 
+    [serve]                        # `safeheal serve`: the gateway
+    models = ["churn"]             # registered models to serve (their champions)
+    port = 8000
+    admin_token_env = "SAFEHEAL_ADMIN_TOKEN"   # or admin_token = "…" (16+ characters)
+    registry = "safeheal-data/mlflow"          # a directory, or any MLflow tracking URI
+    store = "safeheal-data/safeheal.db"        # a path, or a postgresql+psycopg:// URL
+
 ``[[envelope.rules]]`` replaces the whole rule table (first match wins; the last rule has no
 conditions)::
 
@@ -121,6 +128,7 @@ __all__ = [
     "SLAConfig",
     "SLAWeightsConfig",
     "SafehealConfig",
+    "ServeConfig",
     "SeverityScalesConfig",
     "load_config",
     "parse_config",
@@ -530,6 +538,115 @@ class ControlConfig(_Section):
     models: dict[str, ControlModelConfig] = Field(default_factory=dict)
 
 
+# --- serving ------------------------------------------------------------------------------------
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+#: Shortest admin token accepted (the gateway refuses shorter ones too).
+MIN_ADMIN_TOKEN = 16
+
+
+def _token(value: str) -> str:
+    # Never echo a secret back: say how long it is, not what it is.
+    if len(value) < MIN_ADMIN_TOKEN:
+        raise ValueError(
+            f"must be at least {MIN_ADMIN_TOKEN} characters long; got {len(value)} characters"
+        )
+    return value
+
+
+def _env_name(value: str) -> str:
+    if not _ENV_NAME.match(value):
+        raise ValueError(f"must name an environment variable (letters, digits, _); got {value!r}")
+    return value
+
+
+def _model_name(value: str) -> str:
+    if not _MODEL_NAME.match(value):
+        raise ValueError(
+            f"must be a model name (1-128 letters, digits, '.', '_' or '-', starting with a "
+            f"letter or digit); got {value!r}"
+        )
+    return value
+
+
+def _non_empty(value: str) -> str:
+    if not value.strip():
+        raise ValueError(f"must not be empty; got {value!r}")
+    return value
+
+
+ModelName = Annotated[str, AfterValidator(_model_name)]
+
+
+class ServeConfig(_Section):
+    """``safeheal serve``: where the gateway listens, what it serves, and where it keeps things.
+
+    Relative paths (``registry``, ``store``) are relative to the directory safeheal runs in.
+    """
+
+    #: Address to listen on; the loopback interface by default.
+    host: Annotated[str, AfterValidator(_non_empty)] = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    #: Bearer token of the admin API (16+ characters). Prefer ``admin_token_env``: a token in a
+    #: file is a secret in a file. Neither: the admin API is off (every call answers 401).
+    admin_token: Annotated[str, AfterValidator(_token)] | None = Field(default=None, repr=False)
+    #: Name of the environment variable holding the admin token.
+    admin_token_env: Annotated[str, AfterValidator(_env_name)] | None = None
+    #: Registered models to serve: each starts on its champion, or on the split of its canary if
+    #: one is running.
+    models: list[ModelName] = Field(default_factory=list)
+    #: The model registry: a directory (a local MLflow registry, created if missing) or any MLflow
+    #: tracking URI (``sqlite:///…``, ``http://…``).
+    registry: Annotated[str, AfterValidator(_non_empty)] = "safeheal-data/mlflow"
+    #: The store (inference log, canaries, escalations): a path or a database URL; by default
+    #: ``$SAFEHEAL_STORE_URL``, else ``safeheal-data/safeheal.db``.
+    store: Annotated[str, AfterValidator(_non_empty)] | None = None
+    #: Answers slower than this count against a canary's latency term, in milliseconds.
+    latency_slo_ms: Positive = 100.0
+    #: Largest request body accepted, in bytes (larger: 413).
+    max_body_bytes: Annotated[int, Field(ge=1)] = 1 << 20
+    #: Most rows (or labels) in one request (more: 413).
+    max_rows: Annotated[int, Field(ge=1)] = 1_000
+    #: Input features of models whose stored estimator does not record them (fitted on arrays,
+    #: not DataFrames), in the order ``predict`` expects.
+    feature_names: dict[ModelName, list[Annotated[str, AfterValidator(_non_empty)]]] = Field(
+        default_factory=dict
+    )
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+
+    @model_validator(mode="after")
+    def _one_token(self) -> ServeConfig:
+        if self.admin_token is not None and self.admin_token_env is not None:
+            raise ValueError(
+                "`serve.admin_token` and `serve.admin_token_env` are both set; give one of them"
+            )
+        if len(set(self.models)) != len(self.models):
+            raise ValueError(f"`serve.models` names a model twice; got {self.models}")
+        return self
+
+    def resolve_admin_token(self, environ: Mapping[str, str] | None = None) -> str | None:
+        """The admin token: ``admin_token``, or the value of the variable ``admin_token_env``
+        names, or None (the admin API off). A ConfigError when that variable is unset or holds
+        fewer than 16 characters."""
+        if self.admin_token_env is None:
+            return self.admin_token
+        env = os.environ if environ is None else environ
+        name = self.admin_token_env
+        value = env.get(name)
+        if not value:
+            raise ConfigError(
+                f"`serve.admin_token_env` names the environment variable {name}, which is not "
+                f"set; set it to the admin token ({MIN_ADMIN_TOKEN}+ characters), or remove "
+                f"the key to run without the admin API"
+            )
+        if len(value) < MIN_ADMIN_TOKEN:
+            raise ConfigError(
+                f"the admin token in {name} (named by `serve.admin_token_env`) must be at least "
+                f"{MIN_ADMIN_TOKEN} characters long; got {len(value)} characters"
+            )
+        return value
+
+
 # --- business impact ----------------------------------------------------------------------------
 class LossWeightsConfig(_Section):
     """Share of revenue lost per unit of each signal (latency: per unit above the SLO)."""
@@ -594,6 +711,7 @@ class SafehealConfig(_Section):
     impact: ImpactConfig = Field(default_factory=ImpactConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     control: ControlConfig = Field(default_factory=ControlConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
 
     @model_validator(mode="after")
     def _covered(self) -> SafehealConfig:

@@ -18,7 +18,12 @@ keeps working::
     ├── ActionRefused(SafehealError, RuntimeError)   an action could not be carried out at all
     ├── NotifyError(SafehealError, RuntimeError)     a human could not be told (webhook down)
     ├── UnknownEscalationError(SafehealError, LookupError)  an answer to an escalation nobody raised
-    └── EscalationClosedError(SafehealError, ValueError)  a second, different answer to one
+    ├── EscalationClosedError(SafehealError, ValueError)  a second, different answer to one
+    ├── ModelNotFoundError(SafehealError, LookupError)   the gateway serves no such model or version
+    ├── AdminConflictError(SafehealError, RuntimeError)  an admin action cannot apply now
+    └── NotSupportedError(SafehealError, NotImplementedError)  this admin does not offer the action
+
+The serving gateway answers the last three with HTTP 404, 409 and 501.
 
 Messages name what was wrong, what was expected and what was given:
 
@@ -32,11 +37,14 @@ from __future__ import annotations
 
 __all__ = [
     "ActionRefused",
+    "AdminConflictError",
     "ConfigError",
     "DataError",
     "DuplicateOutcomeError",
     "EscalationClosedError",
     "InsufficientDataError",
+    "ModelNotFoundError",
+    "NotSupportedError",
     "NotifyError",
     "RegistryError",
     "SafehealError",
@@ -114,3 +122,19 @@ class UnknownEscalationError(SafehealError, LookupError):
 
 class EscalationClosedError(SafehealError, ValueError):
     """An escalation that was already answered got a different answer; each is answered once."""
+
+
+class ModelNotFoundError(SafehealError, LookupError):
+    """The gateway serves no model of that name, or that version cannot be found (HTTP 404)."""
+
+    def __str__(self) -> str:  # LookupError subclasses like KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class AdminConflictError(SafehealError, RuntimeError):
+    """An admin action cannot apply in the current state, e.g. nothing to roll back to, or a
+    version marked unhealthy (HTTP 409)."""
+
+
+class NotSupportedError(SafehealError, NotImplementedError):
+    """The admin implementation in use does not offer this action (HTTP 501)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -53,6 +54,31 @@ def demo(
     from safeheal.cli.demo import run_demo
 
     run_demo(seed=seed, window=window)
+
+
+@app.command()
+def serve(
+    config: Annotated[
+        Path,
+        typer.Option(
+            "--config", "-c", help="The configuration file; its serve section says what to serve."
+        ),
+    ] = Path("safeheal.toml"),
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default: serve.host).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port (default: serve.port).")
+    ] = None,
+) -> None:
+    """Serve registered models: predict, feedback, health, metrics, admin API.
+
+    Reads the serve section of the configuration file, checks everything before opening the
+    port, and stops gracefully on Ctrl-C or SIGTERM, keeping every logged request.
+    """
+    from safeheal.cli.serve import run_serve
+
+    run_serve(config, host=host, port=port)
 
 
 def main() -> None:

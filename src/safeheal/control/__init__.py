@@ -13,11 +13,11 @@ This package imports the store (SQLAlchemy) and the configuration (pydantic); ``
 does not import it.
 """
 
-from safeheal.control._canary import CANARY_MODE_PAUSE, gate_canary, step_canary
+from safeheal.control._canary import CANARY_MODE_PAUSE, gate_canary
 from safeheal.control._clock import AcceleratedClock, Clock, ManualClock, RealClock
 from safeheal.control._controller import MODES, Controller, ModelMode, WindowResult, WindowStatus
 from safeheal.control._profile import MonitorCache, make_profile, register_profile
-from safeheal.control._window import WindowData, arm_counters, read_window
+from safeheal.control._window import WindowData, read_window
 
 __all__ = [
     "CANARY_MODE_PAUSE",
@@ -32,10 +32,8 @@ __all__ = [
     "WindowData",
     "WindowResult",
     "WindowStatus",
-    "arm_counters",
     "gate_canary",
     "make_profile",
     "read_window",
     "register_profile",
-    "step_canary",
 ]

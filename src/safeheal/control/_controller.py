@@ -47,7 +47,7 @@ from typing import Any, Literal
 import numpy as np
 
 from safeheal.config import ControlMode, SafehealConfig
-from safeheal.control._canary import gate_canary, step_canary
+from safeheal.control._canary import gate_canary
 from safeheal.control._clock import Clock, RealClock
 from safeheal.control._profile import MonitorCache, make_profile
 from safeheal.control._window import WindowData, read_window
@@ -68,6 +68,7 @@ from safeheal.heal import (
     TrafficRouter,
     default_executors,
     finish_canary,
+    step_canary,
 )
 from safeheal.heal._registry import check_model_name
 from safeheal.policy import HybridPolicy
@@ -901,7 +902,8 @@ class Controller:
                 registry=self.registry,
                 now=now,
                 latency_slo_ms=slo,
-            )
+                config=self.config,
+            ).run
             said = run.state.reasons[-1] if run.state.reasons else ""
             notes.append(
                 f"canary {run.id}: {run.state.phase.value} at {run.state.weight:g}% ({said})"

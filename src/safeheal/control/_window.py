@@ -4,7 +4,6 @@ the labels that have arrived, latencies and errors, and per-version counters for
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,10 +11,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from safeheal.heal import ArmCounters
-from safeheal.store import LoggedFeedback, LoggedInference, SqlInferenceSink, SqlStore
+from safeheal.store import SqlInferenceSink, SqlStore
 
-__all__ = ["WindowData", "arm_counters", "read_window"]
+__all__ = ["WindowData", "read_window"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -104,43 +102,3 @@ def read_window(
         requests=len(logged),
         errors=errors,
     )
-
-
-def _labels(feedback: Iterable[LoggedFeedback], end: datetime) -> dict[tuple[str, int], Any]:
-    return {(f.request_id, f.row): f.label for f in feedback if f.at < end}
-
-
-def arm_counters(
-    logged: Iterable[LoggedInference],
-    labels: dict[tuple[str, int], Any],
-    version: int,
-    *,
-    latency_slo_ms: float,
-) -> ArmCounters:
-    """The canary counters of one version over some logged requests (one request may carry
-    several rows: requests and errors count requests, labels count rows)."""
-    requests = errors = labelled = correct = within = 0
-    for r in logged:
-        if r.version != version:
-            continue
-        requests += 1
-        if r.error is not None or r.predictions is None:
-            errors += 1
-            continue
-        if r.latency_ms <= latency_slo_ms:
-            within += 1
-        for i, p in enumerate(r.predictions):
-            label = labels.get((r.request_id, i))
-            if _missing(label):
-                continue
-            labelled += 1
-            correct += int(_same(label, p))
-    return ArmCounters(
-        requests=requests, errors=errors, labelled=labelled, correct=correct, within_slo=within
-    )
-
-
-def _same(a: object, b: object) -> bool:
-    if isinstance(a, int | float | np.number) and isinstance(b, int | float | np.number):
-        return float(a) == float(b)
-    return a == b

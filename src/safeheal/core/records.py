@@ -1,21 +1,27 @@
-"""Records that the healing layer writes and the store keeps: role moves, canaries, escalations.
+"""Records that the healing layer and the store share: role moves, canaries, escalations, and the
+counters a canary is judged on.
 
-They live in ``core`` because two stages share them: ``safeheal.heal`` makes them and
-``safeheal.store`` keeps them, and the store imports nothing but ``core`` (design.md 1).
+They live in ``core`` because two stages share them: ``safeheal.heal`` makes the records and the
+store keeps them; the store counts :class:`ArmCounters` from the inference log and ``safeheal.heal``
+judges them. The store imports nothing but ``core`` (design.md 1).
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from safeheal.errors import ConfigError
+from safeheal.errors import ConfigError, DataError
 
 __all__ = [
+    "COUNTS",
     "ESCALATION_STATUSES",
     "ROLES",
+    "ArmCounters",
     "CanaryRecord",
     "Escalation",
     "EscalationStatus",
@@ -136,3 +142,62 @@ class Escalation:
     def is_open(self) -> bool:
         """True while nobody has answered."""
         return self.status == "pending"
+
+
+#: The counters of one arm of a canary, in the order :class:`ArmCounters` lists them.
+COUNTS = ("requests", "errors", "labelled", "correct", "within_slo")
+
+
+@dataclass(frozen=True, slots=True)
+class ArmCounters:
+    """What one arm (candidate or incumbent) served over the judged period.
+
+    All are counts. ``None`` or NaN means the counter was not measured: the canary's judge
+    (:func:`safeheal.heal.assess`) then fails closed rather than guess. The store counts them from
+    the inference log (``SqlStore.arm_counters``); the healing layer judges them.
+
+    - ``requests``: requests routed to the arm;
+    - ``errors``: of those, requests that failed;
+    - ``labelled``: predictions whose true label has arrived;
+    - ``correct``: of those, predictions that were right;
+    - ``within_slo``: successful requests answered within the latency SLO.
+    """
+
+    requests: float | None = 0
+    errors: float | None = 0
+    labelled: float | None = 0
+    correct: float | None = 0
+    within_slo: float | None = 0
+
+    def __post_init__(self) -> None:
+        for name in COUNTS:
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real)):
+                raise DataError(
+                    f"ArmCounters.{name} must be a count, None or NaN; got {type(v).__name__}"
+                )
+
+    def problems(self) -> list[str]:
+        """Why these counters cannot be judged: missing, not whole, or inconsistent."""
+        out: list[str] = []
+        values: dict[str, int] = {}
+        for name in COUNTS:
+            v = getattr(self, name)
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                out.append(f"`{name}` is missing")
+            elif not math.isfinite(v) or v < 0 or v != int(v):
+                out.append(f"`{name}` is {v!r}, not a count")
+            else:
+                values[name] = int(v)
+        if out:
+            return out
+        r, e, n, c, s = (values[k] for k in COUNTS)
+        for small, big, what in (
+            (e, r, "errors > requests"),
+            (n, r, "labelled > requests"),
+            (c, n, "correct > labelled"),
+            (s, r - e, "within_slo > requests − errors"),
+        ):
+            if small > big:
+                out.append(f"inconsistent counters: {what} ({small} > {big})")
+        return out

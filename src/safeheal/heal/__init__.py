@@ -4,7 +4,9 @@
   ``fallback``), health marks and the history of every role move; :class:`MlflowRegistry`
   implements it over MLflow's model registry.
 - :class:`CanaryPlan`, :func:`assess` and :func:`advance` are the canary deployment (paper 3.4.2)
-  as data and pure functions; :class:`CanaryRun` and :func:`finish_canary` deploy with them.
+  as data and pure functions; :class:`CanaryRun` and :func:`finish_canary` deploy with them, and
+  :func:`step_canary` follows a running canary one window at a time (counts both arms from the
+  inference log, advances, routes, saves, finishes).
 - Executors carry out the actions (:func:`default_executors`: NO_OP, FALLBACK, ROLLBACK, RETRAIN,
   ESCALATE) on an :class:`ActionContext` and report an :class:`ExecutionResult` with measured
   costs. They move traffic through a :class:`TrafficRouter` (the gateway's table, or
@@ -56,6 +58,13 @@ from safeheal.heal._execution import (
     ExecutorRegistry,
     Measurement,
 )
+from safeheal.heal._loop import (
+    CanaryLedger,
+    CanaryStep,
+    CounterSource,
+    canary_counters,
+    step_canary,
+)
 from safeheal.heal._mlflow import MlflowRegistry
 from safeheal.heal._registry import (
     ROLES,
@@ -84,11 +93,14 @@ __all__ = [
     "ArmLike",
     "ArmScore",
     "Assessment",
+    "CanaryLedger",
     "CanaryPhase",
     "CanaryPlan",
     "CanaryRun",
     "CanaryState",
+    "CanaryStep",
     "CanaryStore",
+    "CounterSource",
     "Counters",
     "EscalateExecutor",
     "EscalationStore",
@@ -122,6 +134,7 @@ __all__ = [
     "advance",
     "approve",
     "assess",
+    "canary_counters",
     "canary_plan",
     "check_arms",
     "default_executors",
@@ -132,4 +145,5 @@ __all__ = [
     "resolve_training_function",
     "resume",
     "route_canary",
+    "step_canary",
 ]

@@ -45,6 +45,8 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Any, TypeAlias
 
+from safeheal.core.records import COUNTS as _COUNTS
+from safeheal.core.records import ArmCounters
 from safeheal.core.validate import number_in
 from safeheal.errors import ConfigError, DataError
 
@@ -401,63 +403,6 @@ class CanaryPlan:
 
 
 # --- counters and the judgement -----------------------------------------------------------------
-_COUNTS = ("requests", "errors", "labelled", "correct", "within_slo")
-
-
-@dataclass(frozen=True, slots=True)
-class ArmCounters:
-    """What one arm (candidate or incumbent) served over the judged period.
-
-    All are counts. ``None`` or NaN means the counter was not measured: :func:`assess` then
-    fails closed rather than guess.
-
-    - ``requests``: requests routed to the arm;
-    - ``errors``: of those, requests that failed;
-    - ``labelled``: predictions whose true label has arrived;
-    - ``correct``: of those, predictions that were right;
-    - ``within_slo``: successful requests answered within the latency SLO.
-    """
-
-    requests: float | None = 0
-    errors: float | None = 0
-    labelled: float | None = 0
-    correct: float | None = 0
-    within_slo: float | None = 0
-
-    def __post_init__(self) -> None:
-        for name in _COUNTS:
-            v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real)):
-                raise DataError(
-                    f"ArmCounters.{name} must be a count, None or NaN; got {type(v).__name__}"
-                )
-
-    def problems(self) -> list[str]:
-        """Why these counters cannot be judged: missing, not whole, or inconsistent."""
-        out: list[str] = []
-        values: dict[str, int] = {}
-        for name in _COUNTS:
-            v = getattr(self, name)
-            if v is None or (isinstance(v, float) and math.isnan(v)):
-                out.append(f"`{name}` is missing")
-            elif not math.isfinite(v) or v < 0 or v != int(v):
-                out.append(f"`{name}` is {v!r}, not a count")
-            else:
-                values[name] = int(v)
-        if out:
-            return out
-        r, e, n, c, s = (values[k] for k in _COUNTS)
-        for small, big, what in (
-            (e, r, "errors > requests"),
-            (n, r, "labelled > requests"),
-            (c, n, "correct > labelled"),
-            (s, r - e, "within_slo > requests − errors"),
-        ):
-            if small > big:
-                out.append(f"inconsistent counters: {what} ({small} > {big})")
-        return out
-
-
 @dataclass(frozen=True, slots=True)
 class Counters:
     """Both arms' counters over the same period (since :attr:`CanaryState.window_start`)."""

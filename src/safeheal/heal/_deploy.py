@@ -3,13 +3,12 @@
 The canary itself (:class:`~safeheal.heal.CanaryState`, :func:`~safeheal.heal.advance`) is pure;
 a :class:`CanaryRun` adds what it deploys (model, candidate, incumbent, the action that started
 it), so it can be stored (:meth:`CanaryRun.to_record`), routed (:meth:`CanaryRun.arms`) and
-finished (:func:`finish_canary`). The controller's loop::
+finished (:func:`finish_canary`). The controller's loop is :func:`~safeheal.heal.step_canary`::
 
     run = result.canary                                   # from RETRAIN (or a canary FALLBACK)
-    run = run.advanced(now, counters)                     # each window
-    route_canary(run, router); store.save_canary(run.to_record(now))
-    if run.state.phase.is_final:
-        finish_canary(run, registry=..., router=..., now=now, canaries=store)
+    step = step_canary(run, store=store, router=router, registry=registry, now=now,
+                       latency_slo_ms=100)                # each window: count, advance, route, save
+    if step.finished: ...                                 # step.result: promoted or aborted
 """
 
 from __future__ import annotations

@@ -93,7 +93,8 @@ class ActionContext:
     action took, so an accelerated clock measures accelerated minutes. ``X`` and ``y`` are the
     recent labelled data (RETRAIN needs them). ``config`` defaults to the paper's defaults.
     ``escalations`` (ESCALATE) and ``canaries`` (any action that starts a canary) are where
-    records are kept; ``notifier`` overrides the webhook of ``[escalation]``.
+    records are kept; ``notifier`` overrides the webhook of ``[escalation]``. ``note`` says why
+    when there is no decision (a human's reason, given through the admin API).
     """
 
     model: str
@@ -110,6 +111,7 @@ class ActionContext:
     escalations: EscalationStore | None = None
     canaries: CanaryStore | None = None
     actor: str = "safeheal"
+    note: str | None = None
 
     def __post_init__(self) -> None:
         check_model_name(self.model)
@@ -150,10 +152,10 @@ class ActionContext:
         return self.clock() if self.clock is not None else self.now
 
     def reason(self, default: str) -> str:
-        """The decision's reasons in one line, or ``default``."""
+        """The decision's reasons in one line, else the ``note``, else ``default``."""
         if self.decision is not None and self.decision.reasons:
             return "; ".join(self.decision.reasons)
-        return default
+        return self.note if self.note else default
 
     def current_arms(self) -> tuple[Arm, ...] | None:
         """The model's arms as the router holds them now, or None if it routes none."""

@@ -4,7 +4,8 @@ It routes each request to a version by the traffic table's weights (sticky per r
 answers predictions, takes delayed labels as feedback, logs every inference in batches off the
 request path, exposes health and Prometheus metrics, and offers an admin API behind a bearer
 token. Deciding and acting belong to ``safeheal.control`` and ``safeheal.heal``; they reach the
-gateway through the small Protocols defined here.
+gateway through the small Protocols defined here. The admin API acts through ``safeheal.heal``
+(:class:`HealingAdmin`: the registry's roles, the ROLLBACK executor, canaries, approvals).
 
 >>> from sklearn.datasets import load_breast_cancer
 >>> from sklearn.linear_model import LogisticRegression
@@ -30,10 +31,12 @@ gateway through the small Protocols defined here.
 from safeheal.serve._admin import TrafficAdmin
 from safeheal.serve._app import create_app
 from safeheal.serve._errors import AdminConflictError, ModelNotFoundError, NotSupportedError
+from safeheal.serve._healing import HealingAdmin, HealingStore, traffic_from_registry
 from safeheal.serve._logwriter import LogStats
 from safeheal.serve._models import RegistryModelSource, StaticModelSource, as_predictor
 from safeheal.serve._protocols import (
     AdminActions,
+    CanaryStatus,
     EscalationStatus,
     InferenceSink,
     ModelSource,
@@ -52,9 +55,12 @@ __all__ = [
     "AdminActions",
     "AdminConflictError",
     "Arm",
+    "CanaryStatus",
     "EscalationStatus",
     "FeedbackRecord",
     "GatewaySettings",
+    "HealingAdmin",
+    "HealingStore",
     "InMemoryTrafficTable",
     "InferenceRecord",
     "InferenceSink",
@@ -79,4 +85,5 @@ __all__ = [
     "create_app",
     "run_server",
     "serve",
+    "traffic_from_registry",
 ]

@@ -1,7 +1,8 @@
 """A real, minimal :class:`~safeheal.serve.AdminActions` over the traffic table.
 
-The controller replaces it with one that also moves registry roles and answers escalations;
-this one moves traffic only, and keeps the splits it replaced so a rollback can restore them.
+:class:`~safeheal.serve.HealingAdmin` also moves registry roles, follows the ROLLBACK executor
+and answers escalations; this one moves traffic only (for a gateway without a registry), and
+keeps the splits it replaced so a rollback can restore them.
 """
 
 from __future__ import annotations

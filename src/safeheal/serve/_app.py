@@ -24,7 +24,14 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from safeheal.errors import SafehealError
+from safeheal.errors import (
+    EscalationClosedError,
+    RegistryError,
+    SafehealError,
+    StoreError,
+    UnknownEscalationError,
+    UnknownModelError,
+)
 from safeheal.serve._admin import TrafficAdmin
 from safeheal.serve._errors import (
     AdminConflictError,
@@ -44,6 +51,7 @@ from safeheal.serve._parse import (
 )
 from safeheal.serve._protocols import (
     AdminActions,
+    EscalationStatus,
     InferenceSink,
     ModelSource,
     ModelStatus,
@@ -53,6 +61,7 @@ from safeheal.serve._records import FeedbackRecord, InferenceRecord
 from safeheal.serve._schemas import (
     ApproveRequest,
     ArmModel,
+    CanaryModel,
     ErrorResponse,
     EscalationResponse,
     FeedbackRequest,
@@ -76,6 +85,10 @@ _ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
 _PREDICT_KEYS = frozenset({"rows", "request_id"})
 _BEARER = HTTPBearer(auto_error=False, description="The admin token from the configuration.")
 _UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -145,6 +158,8 @@ class Gateway:
     sink: InferenceSink
     admin: AdminActions
     settings: GatewaySettings
+    #: Stamps every logged record; the controller's (possibly accelerated) clock in tests.
+    clock: Callable[[], datetime] = field(default_factory=lambda: _utc_now)
     log: LogWriter = field(init=False)
     metrics: GatewayMetrics = field(init=False)
 
@@ -278,7 +293,7 @@ class Gateway:
             predictions=predictions,
             latency_ms=(time.perf_counter() - started) * 1e3,
             error=error,
-            at=datetime.now(UTC),
+            at=self.clock(),
         )
         if not self.log.offer(record):
             await self.log.put(record, self.settings.log_enqueue_timeout_s)
@@ -289,7 +304,7 @@ class Gateway:
         _check_json_content_type(request)
         body = decode_json(await read_body(request, self.settings.max_body_bytes))
         labels = parse_feedback(body, self.settings.max_rows)
-        now = datetime.now(UTC)
+        now = self.clock()
         for request_id, row, label in labels:
             record = FeedbackRecord(request_id=request_id, model=name, row=row, label=label, at=now)
             if not self.log.offer(record):
@@ -351,12 +366,36 @@ async def _admin_body(request: Request, gateway: Gateway, model: type[_M]) -> _M
         raise ApiError(422, "invalid_field", f"{where or 'body'}: {first['msg']}", where) from None
 
 
+def _escalation_model(e: EscalationStatus) -> EscalationResponse:
+    return EscalationResponse(
+        escalation_id=e.escalation_id,
+        status=e.status,
+        detail=e.detail,
+        model=e.model,
+        created_at=e.created_at,
+    )
+
+
 def _status_model(status: ModelStatus) -> ModelStatusModel:
     return ModelStatusModel(
         model=status.model,
         arms=[ArmModel(version=a.version, weight=a.weight) for a in status.arms],
         roles=dict(status.roles),
         rollback_available=status.rollback_available,
+        canaries=[
+            CanaryModel(
+                canary_id=c.canary_id,
+                action=c.action,
+                candidate_version=c.candidate_version,
+                incumbent_version=c.incumbent_version,
+                phase=c.phase,
+                weight=c.weight,
+                started_at=c.started_at,
+                updated_at=c.updated_at,
+            )
+            for c in status.canaries
+        ],
+        escalations=[_escalation_model(e) for e in status.escalations],
     )
 
 
@@ -365,14 +404,20 @@ def _json(model: BaseModel, status: int = 200) -> Response:
 
 
 async def _admin_call(func: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+    """Run an admin action in a worker thread; its errors become the HTTP errors they mean."""
     try:
         return await run_in_threadpool(func, *args, **kwargs)
-    except ModelNotFoundError as exc:
+    except (ModelNotFoundError, UnknownModelError) as exc:
         raise ApiError(404, "unknown_model", str(exc)) from exc
-    except AdminConflictError as exc:
+    except UnknownEscalationError as exc:
+        raise ApiError(404, "unknown_escalation", str(exc)) from exc
+    except (AdminConflictError, EscalationClosedError) as exc:
         raise ApiError(409, "conflict", str(exc)) from exc
     except NotSupportedError as exc:
         raise ApiError(501, "not_supported", str(exc)) from exc
+    except (RegistryError, StoreError) as exc:
+        _log.error("admin action failed: %s", exc)
+        raise ApiError(503, "unavailable", str(exc)) from exc
     except SafehealError as exc:
         raise ApiError(409, "conflict", str(exc)) from exc
 
@@ -424,12 +469,15 @@ def create_app(
     sink: InferenceSink,
     admin: AdminActions | None = None,
     settings: GatewaySettings | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
     """The serving gateway as a FastAPI app, built from its parts (nothing global).
 
     ``models`` loads versions (cached here), ``traffic`` routes requests, ``sink`` receives the
     inference log in batches, and ``admin`` answers the admin API (by default a
-    :class:`~safeheal.serve.TrafficAdmin` over ``traffic``). The log writer starts and drains with
+    :class:`~safeheal.serve.TrafficAdmin` over ``traffic``). ``clock`` (timezone-aware, UTC now by
+    default) stamps every logged record, so a controller on an accelerated clock reads the log on
+    its own time. The log writer starts and drains with
     the app's lifespan, so run the app under uvicorn (:func:`~safeheal.serve.run_server`) or a
     ``TestClient`` used as a context manager.
     """
@@ -441,6 +489,7 @@ def create_app(
         sink=sink,
         admin=admin if admin is not None else TrafficAdmin(traffic, cache),
         settings=settings,
+        clock=clock if clock is not None else _utc_now,
     )
 
     @asynccontextmanager
@@ -582,13 +631,14 @@ def _add_routes(app: FastAPI) -> None:
         """Prometheus text format."""
         return Response(generate_latest(gateway.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    admin_errors = _errors(401, 404, 409, 422, 501)
+    admin_errors = _errors(401, 404, 409, 422, 501, 503)
 
     @app.get(
         "/v1/admin/status", response_model=StatusResponse, responses=admin_errors, tags=["admin"]
     )
     async def admin_status(gateway: AdminDep) -> Response:
-        """Every served model: its arms and, where known, its registry roles."""
+        """Every served model: its arms and, where known, its registry roles, running canaries
+        and escalations waiting for a human."""
         statuses = await _admin_call(gateway.admin.status)
         return _json(StatusResponse(models=[_status_model(s) for s in statuses]))
 
@@ -599,7 +649,7 @@ def _add_routes(app: FastAPI) -> None:
         tags=["admin"],
     )
     async def admin_model(name: str, gateway: AdminDep) -> Response:
-        """One served model's arms and roles."""
+        """One served model's arms, roles, running canaries and pending escalations."""
         statuses = await _admin_call(gateway.admin.status)
         for status in statuses:
             if status.model == name:
@@ -613,7 +663,10 @@ def _add_routes(app: FastAPI) -> None:
         tags=["admin"],
     )
     async def admin_promote(name: str, request: Request, gateway: AdminDep) -> Response:
-        """Send all of the model's traffic to `version` (checked to load first)."""
+        """Make `version` serve all of the model's traffic, checked to load first. With a
+        registry, it also becomes `champion` (the move recorded with actor `admin` and the
+        reason), a running canary of the model ends (promoted if `version` is its candidate,
+        else aborted), and a version marked unhealthy is refused (409)."""
         body = await _admin_body(request, gateway, PromoteRequest)
         status = await _admin_call(gateway.admin.promote, name, body.version, reason=body.reason)
         return _json(_status_model(status))
@@ -625,7 +678,11 @@ def _add_routes(app: FastAPI) -> None:
         tags=["admin"],
     )
     async def admin_rollback(name: str, request: Request, gateway: AdminDep) -> Response:
-        """Go back to the model's previous traffic split (409 if there is none)."""
+        """Roll the model back. With a registry: a running canary is aborted (traffic back to
+        the incumbent, the candidate marked unhealthy); otherwise `champion` moves to the last
+        known-good version, never one marked unhealthy, which takes all traffic, and the
+        current champion is marked unhealthy. Without a registry: the split before the last
+        promote comes back. 409 when there is nowhere to go."""
         body = await _admin_body(request, gateway, RollbackRequest)
         status = await _admin_call(gateway.admin.rollback, name, reason=body.reason)
         return _json(_status_model(status))
@@ -637,11 +694,9 @@ def _add_routes(app: FastAPI) -> None:
         tags=["admin"],
     )
     async def admin_approve(escalation_id: str, request: Request, gateway: AdminDep) -> Response:
-        """Approve an escalation the controller raised (501 without a controller)."""
+        """Approve an escalation raised by ESCALATE: 404 for an unknown id, 409 if it was
+        already rejected; approving twice changes nothing. 501 without a store of
+        escalations."""
         body = await _admin_body(request, gateway, ApproveRequest)
         result = await _admin_call(gateway.admin.approve, escalation_id, note=body.note)
-        return _json(
-            EscalationResponse(
-                escalation_id=result.escalation_id, status=result.status, detail=result.detail
-            )
-        )
+        return _json(_escalation_model(result))

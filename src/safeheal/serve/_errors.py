@@ -1,11 +1,10 @@
 """Errors of the serving gateway: the library errors callers catch, and the HTTP error they become.
 
-The library errors join the tree of :mod:`safeheal.errors`::
+The library errors live in :mod:`safeheal.errors` and are re-exported here::
 
-    SafehealError
-    ├── ModelNotFoundError(SafehealError, LookupError)   no such model or version     → 404
-    ├── AdminConflictError(SafehealError, RuntimeError)  the action cannot apply now  → 409
-    └── NotSupportedError(SafehealError, NotImplementedError)  not available here     → 501
+    ModelNotFoundError   no such model or version     → 404
+    AdminConflictError   the action cannot apply now  → 409
+    NotSupportedError    not available here           → 501
 
 :class:`ApiError` is internal: it carries an HTTP status and the JSON error body every endpoint
 answers with, ``{"error": {"code": ..., "message": ..., "field": ...}}``.
@@ -13,22 +12,9 @@ answers with, ``{"error": {"code": ..., "message": ..., "field": ...}}``.
 
 from __future__ import annotations
 
-from safeheal.errors import SafehealError
+from safeheal.errors import AdminConflictError, ModelNotFoundError, NotSupportedError
 
-
-class ModelNotFoundError(SafehealError, LookupError):
-    """No model of that name is served, or that version cannot be found."""
-
-    def __str__(self) -> str:  # LookupError subclasses like KeyError would quote the message
-        return str(self.args[0]) if self.args else ""
-
-
-class AdminConflictError(SafehealError, RuntimeError):
-    """An admin action cannot apply in the current state (e.g. nothing to roll back to)."""
-
-
-class NotSupportedError(SafehealError, NotImplementedError):
-    """The admin implementation in use does not offer this action."""
+__all__ = ["AdminConflictError", "ApiError", "ModelNotFoundError", "NotSupportedError"]
 
 
 class ApiError(Exception):

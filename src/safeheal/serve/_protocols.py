@@ -6,8 +6,9 @@
   (:class:`~safeheal.serve.InMemoryTrafficTable`).
 - :class:`InferenceSink`: where logged batches go (:class:`~safeheal.serve.MemorySink`; the
   store's SQL sink).
-- :class:`AdminActions`: what the admin API does (:class:`~safeheal.serve.TrafficAdmin`; the
-  controller).
+- :class:`AdminActions`: what the admin API does (:class:`~safeheal.serve.HealingAdmin` over the
+  registry, the traffic table and the store; :class:`~safeheal.serve.TrafficAdmin` over the
+  traffic table alone).
 - :class:`RoleRegistry`: the part of the model registry the gateway reads (the MLflow adapter).
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -79,6 +81,35 @@ class InferenceSink(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class CanaryStatus:
+    """A canary that is running: what it deploys, against what, and where it is."""
+
+    canary_id: str
+    #: The action that started it (``RETRAIN``, ``FALLBACK``).
+    action: str
+    candidate_version: int
+    incumbent_version: int | None
+    #: ``pending``, ``progressing`` or ``paused``.
+    phase: str
+    #: The candidate's share of the traffic, in percent.
+    weight: float
+    started_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationStatus:
+    """An escalation: pending in a status report, or as it stands after an approval."""
+
+    escalation_id: str
+    #: ``pending``, ``approved`` or ``rejected``.
+    status: str
+    detail: str = ""
+    model: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ModelStatus:
     """What the admin API reports about one served model."""
 
@@ -88,15 +119,10 @@ class ModelStatus:
     roles: Mapping[str, int] = field(default_factory=dict)
     #: Whether a rollback has somewhere to go.
     rollback_available: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class EscalationStatus:
-    """What the admin API reports about one escalation after an approval."""
-
-    escalation_id: str
-    status: str
-    detail: str = ""
+    #: Canaries of the model still running, oldest first.
+    canaries: tuple[CanaryStatus, ...] = ()
+    #: Escalations about the model waiting for a human, oldest first.
+    escalations: tuple[EscalationStatus, ...] = ()
 
 
 @runtime_checkable

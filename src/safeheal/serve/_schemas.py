@@ -6,6 +6,7 @@ shapes; the admin endpoints validate with these models.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -80,11 +81,34 @@ class ArmModel(_Strict):
     weight: float = Field(description="Percent of requests.")
 
 
+class CanaryModel(_Strict):
+    canary_id: str
+    action: str = Field(description="The action that started the canary, e.g. `RETRAIN`.")
+    candidate_version: int
+    incumbent_version: int | None
+    phase: str = Field(description="`pending`, `progressing` or `paused`.")
+    weight: float = Field(description="The candidate's share of the traffic, in percent.")
+    started_at: datetime
+    updated_at: datetime
+
+
+class EscalationResponse(_Strict):
+    escalation_id: str
+    status: str = Field(description="`pending`, `approved` or `rejected`.")
+    detail: str
+    model: str | None = None
+    created_at: datetime | None = None
+
+
 class ModelStatusModel(_Strict):
     model: str
     arms: list[ArmModel]
-    roles: dict[str, int]
+    roles: dict[str, int] = Field(description="Versions holding champion, challenger, fallback.")
     rollback_available: bool
+    canaries: list[CanaryModel] = Field(default_factory=list, description="Running canaries.")
+    escalations: list[EscalationResponse] = Field(
+        default_factory=list, description="Escalations waiting for a human."
+    )
 
 
 class StatusResponse(_Strict):
@@ -102,9 +126,3 @@ class RollbackRequest(_Strict):
 
 class ApproveRequest(_Strict):
     note: str = Field(default="", max_length=1000)
-
-
-class EscalationResponse(_Strict):
-    escalation_id: str
-    status: str
-    detail: str

@@ -5,7 +5,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Literal
 
@@ -116,12 +117,14 @@ def app_from_registry(
     settings: GatewaySettings | None = None,
     feature_names: Mapping[str, Sequence[str]] | None = None,
     role: Role = "champion",
+    clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
     """A gateway serving, for each name in ``models``, the version holding ``role`` in the
     registry, with all its traffic; a ConfigError if a model has no such version.
 
     ``feature_names`` names each model's input columns, in order; a model missing from it must
-    have been fitted on a DataFrame (scikit-learn then records them in ``feature_names_in_``)."""
+    have been fitted on a DataFrame (scikit-learn then records them in ``feature_names_in_``).
+    ``clock`` stamps the inference log (see :func:`~safeheal.serve.create_app`)."""
     if not models:
         raise ConfigError("the gateway needs at least one model to serve; got none")
     table = InMemoryTrafficTable()
@@ -131,7 +134,7 @@ def app_from_registry(
             raise ConfigError(f"model {name!r} has no {role} version in the registry to serve")
         table.set_arms(name, [(int(holder.version), 100.0)])
     source = RegistryModelSource(registry, feature_names=feature_names)
-    return create_app(models=source, traffic=table, sink=sink, settings=settings)
+    return create_app(models=source, traffic=table, sink=sink, settings=settings, clock=clock)
 
 
 def serve(

@@ -98,8 +98,8 @@ class SqlInferenceSink:
     >>> from datetime import UTC, datetime
     >>> from safeheal.store import SqlInferenceSink, open_store
     >>> sink = SqlInferenceSink(open_store(":memory:"))
-    >>> sink.count()
-    0
+    >>> sink.count(), sink.count_feedback()
+    (0, 0)
     """
 
     def __init__(self, store: SqlStore, *, owns_store: bool = False) -> None:
@@ -168,6 +168,14 @@ class SqlInferenceSink:
         if model is not None:
             query = query.where(inferences.c.model == model)
         with self._store._read("counting inferences") as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def count_feedback(self, model: str | None = None) -> int:
+        """How many labels are logged (for ``model``, if given)."""
+        query = select(func.count()).select_from(feedback)
+        if model is not None:
+            query = query.where(feedback.c.model == model)
+        with self._store._read("counting labels") as conn:
             return int(conn.execute(query).scalar_one())
 
     def inferences(
