@@ -3,7 +3,6 @@ the labels that have arrived, latencies and errors, and per-version counters for
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -46,10 +45,6 @@ class WindowData:
         if not idx:
             return None
         return self.X[idx], np.asarray([self.y_true[i] for i in idx])
-
-
-def _missing(v: object) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
 
 
 def read_window(
