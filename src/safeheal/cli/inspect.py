@@ -13,7 +13,7 @@ from safeheal.cli._common import console, open_existing_store, read_config, when
 from safeheal.config import SafehealConfig
 from safeheal.core.action import Action
 from safeheal.core.decision import Decision
-from safeheal.errors import UnknownModelError
+from safeheal.errors import UnknownDecisionError, UnknownModelError
 from safeheal.store import SqlStore
 
 __all__ = ["run_approve", "run_audit", "run_explain", "run_status"]
@@ -87,19 +87,20 @@ class _Line:
     action: str
     source: str
     what: str
+    id: str = ""
 
 
 def _timeline(store: SqlStore, model: str) -> list[_Line]:
     lines: list[_Line] = []
     for d in store.decisions(model):
         why = _first(d.reasons) or _first(d.verdict.reasons)
-        lines.append(_Line(d.at, "decision", d.verdict.zone, d.action.name, d.source, why))
+        lines.append(_Line(d.at, "decision", d.verdict.zone, d.action.name, d.source, why, d.id))
         o = store.get_outcome(d.id)
         if o is not None:
             cost = "" if o.cost is None else f", cost {o.cost:.2f}"
             word = "succeeded" if o.success else "failed"
             lines.append(
-                _Line(o.at, "outcome", "", d.action.name, "", f"{word}{cost} (decision {d.id})")
+                _Line(o.at, "outcome", "", d.action.name, "", f"the heal {word}{cost}", d.id)
             )
     for m in store.role_moves(model):
         frm = "none" if m.from_version is None else f"v{m.from_version}"
@@ -136,10 +137,10 @@ def run_audit(config_path: Path, model: str, *, limit: int) -> None:
     shown = lines[-limit:]
     title = f"{model}: the last {len(shown)} of {len(lines)} entries, newest last"
     table = Table(title=title)
-    for col in ("time (UTC)", "what", "zone", "action", "source", "details"):
-        table.add_column(col)
+    for col in ("time (UTC)", "what", "zone", "action", "source", "details", "decision id"):
+        table.add_column(col, overflow="fold")
     for x in shown:
-        table.add_row(when(x.at), x.kind, x.zone, x.action, x.source, x.what)
+        table.add_row(when(x.at), x.kind, x.zone, x.action, x.source, x.what, x.id)
     out.print(table)
 
 
@@ -180,7 +181,13 @@ def run_explain(config_path: Path, decision_id: str) -> None:
     """One decision in plain words: signals, verdict, SLA guard, safe set, draws and costs."""
     config = read_config(config_path)
     with open_existing_store(config) as store:
-        d = store.get_decision(decision_id)  # UnknownDecisionError names the id and the store
+        try:
+            d = store.get_decision(decision_id)
+        except UnknownDecisionError:
+            raise UnknownDecisionError(
+                f"no decision with id {decision_id!r} in the store {store.url}; "
+                f"`safeheal audit MODEL` lists each decision with its id"
+            ) from None
         outcome = store.get_outcome(decision_id)
     out = console()
     v = d.verdict
