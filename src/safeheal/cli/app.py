@@ -81,6 +81,88 @@ def serve(
     run_serve(config, host=host, port=port)
 
 
+ConfigOption = Annotated[
+    Path,
+    typer.Option("--config", "-c", help="The configuration file (`safeheal init` writes one)."),
+]
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Option("--path", help="Where to write the file.")] = Path(
+        "safeheal.toml"
+    ),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented safeheal.toml with every key at the paper's default."""
+    from safeheal.cli.init import write_config
+
+    written = write_config(path, force=force)
+    typer.echo(f"wrote {written}: every section with the paper's defaults; edit [serve] first.")
+
+
+@app.command()
+def status(config: ConfigOption = Path("safeheal.toml")) -> None:
+    """A table of models: zone, mode, canary, pending escalations."""
+    from safeheal.cli.inspect import run_status
+
+    run_status(config)
+
+
+@app.command()
+def audit(
+    model: Annotated[str, typer.Argument(help="The model whose timeline to show.")],
+    config: ConfigOption = Path("safeheal.toml"),
+    limit: Annotated[int, typer.Option(min=1, help="Show the newest N entries.")] = 50,
+) -> None:
+    """A model's timeline: decisions, outcomes, role moves, audit events; newest last."""
+    from safeheal.cli.inspect import run_audit
+
+    run_audit(config, model, limit=limit)
+
+
+@app.command()
+def explain(
+    decision_id: Annotated[str, typer.Argument(help="The decision's id (see `safeheal audit`).")],
+    config: ConfigOption = Path("safeheal.toml"),
+) -> None:
+    """One decision in plain words: signals, verdict, safe set, draws, costs, outcome."""
+    from safeheal.cli.inspect import run_explain
+
+    run_explain(config, decision_id)
+
+
+@app.command()
+def approve(
+    escalation_id: Annotated[
+        str, typer.Argument(help="The escalation's id (see `safeheal status`).")
+    ],
+    reject: Annotated[bool, typer.Option("--reject", help="Reject instead of approve.")] = False,
+    note: Annotated[str, typer.Option(help="Why, for the audit trail.")] = "",
+    actor: Annotated[
+        str | None, typer.Option(help="Who answers (default: the login name).")
+    ] = None,
+    config: ConfigOption = Path("safeheal.toml"),
+) -> None:
+    """Answer an escalation: approve it, or reject it with --reject."""
+    from safeheal.cli.inspect import run_approve
+
+    run_approve(config, escalation_id, reject=reject, note=note, actor=actor)
+
+
+@app.command()
+def run(
+    config: ConfigOption = Path("safeheal.toml"),
+    once: Annotated[
+        bool, typer.Option("--once", help="Run one window of every model, print it, stop.")
+    ] = False,
+) -> None:
+    """Run the controller on the real clock over the configured models, until Ctrl-C."""
+    from safeheal.cli.run import run_controller
+
+    run_controller(config, once=once)
+
+
 def main() -> None:
     """Entry point: user mistakes print one line, never a stack trace."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
