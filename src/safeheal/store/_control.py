@@ -36,6 +36,10 @@ __all__ = ["ControlRecords", "IntentRecord", "IntentStatus", "ProfileRecord"]
 
 _F8 = np.dtype("<f8")
 
+#: Labels fetched per round trip to the driver: few enough that the rows of one chunk are
+#: garbage before the collector's youngest generation fills (700 objects) and moves them on.
+_LABEL_CHUNK = 500
+
 IntentStatus = Literal["intent", "applied", "done", "abandoned"]
 INTENT_STATUSES: tuple[IntentStatus, ...] = ("intent", "applied", "done", "abandoned")
 
@@ -220,9 +224,25 @@ class ControlRecords:
     # -- labels, lean -----------------------------------------------------------------------------
 
     def labels(self, model: str, *, since: datetime, until: datetime) -> dict[tuple[str, int], Any]:
-        """The labels of ``model`` logged in ``[since, until)``, by (request id, row): what the
-        controller joins to a window's predictions. Reads only those three columns, the label as
-        JSON text (a fifth of the cost of :meth:`SqlInferenceSink.feedback` at 10,000 labels)."""
+        """The labels of ``model`` logged in ``[since, until)``, by (request id, row).
+
+        The same labels as :meth:`labels_by_request`, keyed by pairs; a label logged twice for
+        one row keeps the one read last."""
+        by_request = self.labels_by_request(model, since=since, until=until)
+        return {(r, i): v for r, rows in by_request.items() for i, v in rows.items()}
+
+    def labels_by_request(
+        self, model: str, *, since: datetime, until: datetime
+    ) -> dict[str, dict[int, Any]]:
+        """The labels of ``model`` logged in ``[since, until)``, by request id then row: what the
+        controller joins to a window's predictions (a label logged twice for one row keeps the
+        one read last).
+
+        Reads only three columns, the label as JSON text parsed in one call, and keeps no
+        Python container per label: rows are consumed in small chunks as they are fetched, so
+        10,000 labels leave a hundred small dicts behind. Keeping 10,000 rows and 10,000
+        (request id, row) tuples alive had the cyclic garbage collector move them to its oldest
+        generation and then scan the whole heap (~200 ms) every few windows."""
         t = feedback.c
         query = (
             select(t.request_id, t.row, cast(t.label, Text))
@@ -230,10 +250,24 @@ class ControlRecords:
             .where(t.at >= utc(since))
             .where(t.at < utc(until))
         )
+        request_ids: list[str] = []
+        row_numbers: list[int] = []
+        texts: list[str] = []
         with self._read(f"reading the labels of {model!r}") as conn:
-            rows = conn.execute(query).all()
-        values = json.loads("[" + ",".join(v for _, _, v in rows) + "]")  # one parse, not n
-        return {(str(r), int(i)): v for (r, i, _), v in zip(rows, values, strict=True)}
+            result = conn.execute(query)
+            while chunk := result.fetchmany(_LABEL_CHUNK):
+                chunk_ids, chunk_rows, chunk_texts = zip(*chunk, strict=True)
+                request_ids += chunk_ids
+                row_numbers += chunk_rows
+                texts += chunk_texts
+        values = json.loads("[" + ",".join(texts) + "]")  # one parse, not n
+        out: dict[str, dict[int, Any]] = {}
+        for r, i, v in zip(request_ids, row_numbers, values, strict=True):
+            rows = out.get(r)
+            if rows is None:
+                rows = out[str(r)] = {}
+            rows[int(i)] = v
+        return out
 
     # -- per-model controller state --------------------------------------------------------------
 
