@@ -859,3 +859,21 @@ def test_labels_are_read_by_request_and_row_within_the_window(store: SqlStore) -
         (r, i): v for r, rows in expected.items() for i, v in rows.items()
     }
     assert store.labels_by_request("nobody", since=since, until=until) == {}
+
+
+def test_labels_of_request_ids_holding_the_separator_are_read_all_the_same(
+    store: SqlStore,
+) -> None:
+    from safeheal.store import SqlInferenceSink
+
+    t0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    labels = [
+        _Label("a\x1fb", "m", 0, 1, t0),
+        _Label("a", "m", 1, "x\x1fy", t0),
+        _Label("b", "m", 0, 0, t0),
+    ]
+    SqlInferenceSink(store).write([], labels)
+
+    got = store.labels_by_request("m", since=t0, until=t0 + timedelta(minutes=1))
+
+    assert got == {"a\x1fb": {0: 1}, "a": {1: "x\x1fy"}, "b": {0: 0}}
