@@ -814,3 +814,66 @@ def test_a_server_that_goes_away_is_a_clear_error(pg_location: str) -> None:
         relay.close()
     with open_store(pg_location) as again:  # nothing was lost
         assert again.load_posteriors() == [POST]
+
+
+# -- labels, as the controller reads them --------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Label:
+    request_id: str
+    model: str
+    row: int
+    label: int | float | str | bool
+    at: datetime
+
+
+def test_labels_are_read_by_request_and_row_within_the_window(store: SqlStore) -> None:
+    from safeheal.store import SqlInferenceSink
+
+    t0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    # more labels than the reader fetches per round trip, of every JSON kind a label may be
+    many = [_Label(f"r{j}", "m", i, (i + j) % 2, t0) for j in range(12) for i in range(100)]
+    kinds = [
+        _Label("mixed", "m", 0, "cat", t0),
+        _Label("mixed", "m", 1, 2.5, t0),
+        _Label("mixed", "m", 2, True, t0),
+        _Label("mixed", "m", 7, 'quote " and, comma', t0),
+    ]
+    outside = [
+        _Label("early", "m", 0, 1, t0 - timedelta(seconds=1)),  # before `since`
+        _Label("late", "m", 0, 1, t0 + timedelta(minutes=1)),  # at `until`: excluded
+        _Label("r0", "other", 0, 5, t0),  # another model's
+    ]
+    SqlInferenceSink(store).write([], [*many, *kinds, *outside])
+    since, until = t0, t0 + timedelta(minutes=1)
+
+    by_request = store.labels_by_request("m", since=since, until=until)
+
+    expected: dict[str, dict[int, Any]] = {}
+    for f in [*many, *kinds]:
+        expected.setdefault(f.request_id, {})[f.row] = f.label
+    assert by_request == expected
+    assert by_request["mixed"][2] is True
+    assert store.labels("m", since=since, until=until) == {
+        (r, i): v for r, rows in expected.items() for i, v in rows.items()
+    }
+    assert store.labels_by_request("nobody", since=since, until=until) == {}
+
+
+def test_labels_of_request_ids_holding_the_separator_are_read_all_the_same(
+    store: SqlStore,
+) -> None:
+    from safeheal.store import SqlInferenceSink
+
+    t0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    labels = [
+        _Label("a\x1fb", "m", 0, 1, t0),
+        _Label("a", "m", 1, "x\x1fy", t0),
+        _Label("b", "m", 0, 0, t0),
+    ]
+    SqlInferenceSink(store).write([], labels)
+
+    got = store.labels_by_request("m", since=t0, until=t0 + timedelta(minutes=1))
+
+    assert got == {"a\x1fb": {0: 1}, "a": {1: "x\x1fy"}, "b": {0: 0}}

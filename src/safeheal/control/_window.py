@@ -61,7 +61,7 @@ def read_window(
     ``max_requests``), with the labels logged since ``label_since`` (default ``start``) and before
     ``end`` joined to them by (request id, row)."""
     logged = [r for r in sink.inferences(model, since=start, limit=max_requests) if r.at < end]
-    labels = store.labels(model, since=label_since or start, until=end)
+    labels = store.labels_by_request(model, since=label_since or start, until=end)
     names: tuple[str, ...] = ()
     blocks: list[NDArray[np.float64]] = []
     preds: list[Any] = []
@@ -80,7 +80,8 @@ def read_window(
         n = int(r.features.shape[0])
         blocks.append(r.features)
         preds.extend(r.predictions)
-        truth.extend(labels.get((r.request_id, i)) for i in range(n))
+        answered = labels.get(r.request_id)
+        truth.extend([None] * n if answered is None else map(answered.get, range(n)))
         versions.append(np.full(n, r.version, dtype=np.int64))
         latency.append(np.full(n, r.latency_ms, dtype=np.float64))
     width = len(names)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import Connection, Row, Text, cast, select
+from sqlalchemy import ColumnElement, Connection, Row, Text, cast, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from safeheal.errors import DataError
@@ -35,6 +35,13 @@ if TYPE_CHECKING:
 __all__ = ["ControlRecords", "IntentRecord", "IntentStatus", "ProfileRecord"]
 
 _F8 = np.dtype("<f8")
+
+#: Between request ids in the labels' aggregate: a control character, which no JSON text holds
+#: and a request id almost never does (if one does, the labels are read row by row instead).
+_ID_SEP = "\x1f"
+#: Labels fetched per round trip to the driver on that path: few enough that the rows of one
+#: chunk are garbage before the collector's youngest generation fills (700 objects).
+_LABEL_CHUNK = 500
 
 IntentStatus = Literal["intent", "applied", "done", "abandoned"]
 INTENT_STATUSES: tuple[IntentStatus, ...] = ("intent", "applied", "done", "abandoned")
@@ -220,20 +227,69 @@ class ControlRecords:
     # -- labels, lean -----------------------------------------------------------------------------
 
     def labels(self, model: str, *, since: datetime, until: datetime) -> dict[tuple[str, int], Any]:
-        """The labels of ``model`` logged in ``[since, until)``, by (request id, row): what the
-        controller joins to a window's predictions. Reads only those three columns, the label as
-        JSON text (a fifth of the cost of :meth:`SqlInferenceSink.feedback` at 10,000 labels)."""
+        """The labels of ``model`` logged in ``[since, until)``, by (request id, row).
+
+        The same labels as :meth:`labels_by_request`, keyed by pairs; a label logged twice for
+        one row keeps the one read last."""
+        by_request = self.labels_by_request(model, since=since, until=until)
+        return {(r, i): v for r, rows in by_request.items() for i, v in rows.items()}
+
+    def labels_by_request(
+        self, model: str, *, since: datetime, until: datetime
+    ) -> dict[str, dict[int, Any]]:
+        """The labels of ``model`` logged in ``[since, until)``, by request id then row: what the
+        controller joins to a window's predictions (a label logged twice for one row keeps the
+        one read last).
+
+        The database concatenates the request ids, the rows and the labels (as JSON text) of
+        the window into three strings, each aggregate fed the rows in the same order, and
+        Python splits and parses each in one call: no Python container per label, and a
+        third of the time of fetching 10,000 rows. Keeping 10,000 rows and 10,000
+        (request id, row) tuples alive at once had the cyclic garbage collector move them to
+        its oldest generation and then scan the whole heap (~200 ms) every few windows."""
         t = feedback.c
-        query = (
-            select(t.request_id, t.row, cast(t.label, Text))
-            .where(t.model == model)
-            .where(t.at >= utc(since))
-            .where(t.at < utc(until))
-        )
+        window = (t.model == model, t.at >= utc(since), t.at < utc(until))
+        joined = func.aggregate_strings
+        query = select(
+            joined(t.request_id, _ID_SEP),
+            joined(cast(t.row, Text), ","),
+            joined(cast(t.label, Text), ","),
+        ).where(*window)
         with self._read(f"reading the labels of {model!r}") as conn:
-            rows = conn.execute(query).all()
-        values = json.loads("[" + ",".join(v for _, _, v in rows) + "]")  # one parse, not n
-        return {(str(r), int(i)): v for (r, i, _), v in zip(rows, values, strict=True)}
+            ids, rows, texts = conn.execute(query).one()
+        if not rows:  # None: no label in the window (a row number is never empty text)
+            return {}
+        row_numbers: list[int] = json.loads("[" + rows + "]")
+        values: list[Any] = json.loads("[" + texts + "]")  # one parse, not n
+        request_ids: list[str] = ids.split(_ID_SEP)
+        if len(request_ids) != len(row_numbers):  # a request id holds the separator
+            request_ids, row_numbers, values = self._label_rows(model, window)
+        out: dict[str, dict[int, Any]] = {}
+        for r, i, v in zip(request_ids, row_numbers, values, strict=True):
+            answered = out.get(r)
+            if answered is None:
+                answered = out[r] = {}
+            answered[i] = v
+        return out
+
+    def _label_rows(
+        self, model: str, window: tuple[ColumnElement[bool], ...]
+    ) -> tuple[list[str], list[int], list[Any]]:
+        """The request ids, rows and labels of the window, read row by row (in small chunks,
+        so that no row outlives the collector's youngest generation)."""
+        t = feedback.c
+        query = select(t.request_id, t.row, cast(t.label, Text)).where(*window)
+        request_ids: list[str] = []
+        row_numbers: list[int] = []
+        texts: list[str] = []
+        with self._read(f"reading the labels of {model!r}") as conn:
+            result = conn.execute(query)
+            while chunk := result.fetchmany(_LABEL_CHUNK):
+                chunk_ids, chunk_rows, chunk_texts = zip(*chunk, strict=True)
+                request_ids += chunk_ids
+                row_numbers += chunk_rows
+                texts += chunk_texts
+        return request_ids, row_numbers, json.loads("[" + ",".join(texts) + "]")
 
     # -- per-model controller state --------------------------------------------------------------
 
