@@ -7,6 +7,7 @@ settings and each model's mode from ``[control]``. The models are those of
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -98,6 +99,11 @@ def run_controller(config_path: Path, *, once: bool) -> None:
     Ctrl-C."""
     config = read_config(config_path)
     ctl = build_controller(config, source=str(config_path))
+    # Everything imported and built so far lives as long as the process: move it out of the
+    # collector's sight, so that a full collection during a window scans only the window's own
+    # objects (with MLflow, SQLAlchemy and NumPy loaded it is otherwise ~0.2 s each time).
+    gc.collect()
+    gc.freeze()
     out = console()
     period = config.control.window_minutes * 60.0
     try:
