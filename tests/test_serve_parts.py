@@ -19,6 +19,7 @@ from sklearn.preprocessing import StandardScaler
 
 import safeheal.serve as serve
 from safeheal.errors import ConfigError, SafehealError
+from safeheal.heal._routing import check_arms
 from safeheal.serve import (
     Arm,
     GatewaySettings,
@@ -30,7 +31,6 @@ from safeheal.serve import (
     choose_arm,
 )
 from safeheal.serve._parse import rows_to_array
-from safeheal.serve._traffic import validate_arms
 
 # -- traffic split ---------------------------------------------------------------------------------
 
@@ -51,7 +51,7 @@ def test_buckets_depend_on_the_model_too() -> None:
 
 @pytest.mark.parametrize("weight", [1.0, 10.0, 50.0])
 def test_share_within_a_binomial_bound(weight: float) -> None:
-    arms = validate_arms([(2, weight), (1, 100 - weight)], model="m")
+    arms = check_arms([(2, weight), (1, 100 - weight)], model="m")
     n = 10_000
     hits = sum(choose_arm(arms, "m", f"r{i}").version == 2 for i in range(n))
     p = weight / 100
@@ -60,15 +60,15 @@ def test_share_within_a_binomial_bound(weight: float) -> None:
 
 def test_raising_the_canary_weight_only_moves_requests_onto_it() -> None:
     ids = [f"r{i}" for i in range(5_000)]
-    before = validate_arms([(2, 5), (1, 95)], model="m")
-    after = validate_arms([(2, 20), (1, 80)], model="m")
+    before = check_arms([(2, 5), (1, 95)], model="m")
+    after = check_arms([(2, 20), (1, 80)], model="m")
     on_canary_before = {i for i in ids if choose_arm(before, "m", i).version == 2}
     on_canary_after = {i for i in ids if choose_arm(after, "m", i).version == 2}
     assert on_canary_before < on_canary_after
 
 
 def test_zero_weight_arms_get_nothing() -> None:
-    arms = validate_arms([(3, 0), (2, 100), (1, 0)], model="m")
+    arms = check_arms([(3, 0), (2, 100), (1, 0)], model="m")
     assert {choose_arm(arms, "m", f"r{i}").version for i in range(2_000)} == {2}
 
 
@@ -93,10 +93,10 @@ def test_zero_weight_arms_get_nothing() -> None:
 )
 def test_arms_are_validated(arms: list[tuple[Any, Any]], ok: bool) -> None:
     if ok:
-        assert validate_arms(arms, model="m")
+        assert check_arms(arms, model="m")
     else:
         with pytest.raises(ConfigError, match="'m'"):
-            validate_arms(arms, model="m")
+            check_arms(arms, model="m")
 
 
 def test_a_table_rejects_bad_arms_and_keeps_the_old_ones() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
@@ -116,9 +117,10 @@ class TrafficRouter(Protocol):
 class InMemoryRouter:
     """A thread-safe :class:`TrafficRouter` held in memory.
 
-    Readers get an immutable snapshot; a write replaces a model's arms at once, so a reader sees
-    the old split or the new one, never a mixture. ``history(model)`` lists every split set, oldest
-    first (what a test or a benchmark wants to check).
+    Readers get an immutable snapshot without a lock; a write replaces a model's arms at once, so
+    a reader sees the old split or the new one, never a mixture. ``history(model)`` lists the last
+    splits set (up to ``HISTORY``), oldest first. The gateway serves from this same table
+    (``safeheal.serve.InMemoryTrafficTable`` is this class).
 
     >>> router = InMemoryRouter({"churn": [(1, 100)]})
     >>> router.set_arms("churn", [Arm(2, 1.0), Arm(1, 99.0)])
@@ -128,10 +130,13 @@ class InMemoryRouter:
     True
     """
 
+    #: Splits kept per model by :meth:`history` (a long-running gateway must not grow forever).
+    HISTORY = 1000
+
     def __init__(self, initial: Mapping[str, Sequence[tuple[int, float]]] | None = None) -> None:
         self._lock = threading.Lock()
         self._arms: dict[str, tuple[Arm, ...]] = {}
-        self._history: dict[str, list[tuple[Arm, ...]]] = {}
+        self._history: dict[str, deque[tuple[Arm, ...]]] = {}
         for model, arms in (initial or {}).items():
             self.set_arms(model, arms)
 
@@ -146,7 +151,7 @@ class InMemoryRouter:
             updated = dict(self._arms)
             updated[model] = checked
             self._arms = updated
-            self._history.setdefault(model, []).append(checked)
+            self._history.setdefault(model, deque(maxlen=self.HISTORY)).append(checked)
 
     def models(self) -> tuple[str, ...]:
         """Names of the routed models, sorted."""
