@@ -49,8 +49,27 @@ def demo(
     window: Annotated[
         int, typer.Option(min=50, max=2000, help="Rows per monitoring window (50 to 2,000).")
     ] = 300,
+    heal: Annotated[
+        bool,
+        typer.Option(
+            "--heal",
+            help="Run the closed loop: gateway and controller heal a stream of incidents.",
+        ),
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="With --heal: print only the summary as JSON.")
+    ] = False,
 ) -> None:
-    """Train a model on a real data set, stream it with injected drift, and watch the signals."""
+    """Train a model on a real data set, stream it with injected drift, and watch the signals.
+
+    With --heal: the closed loop (registry, gateway, controller) through five incidents."""
+    if heal:
+        from safeheal.cli.loop_demo import run_loop_demo
+
+        run_loop_demo(seed=seed, json_only=as_json)
+        return
+    if as_json:
+        raise typer.BadParameter("--json needs --heal", param_hint="--json")
     from safeheal.cli.demo import run_demo
 
     run_demo(seed=seed, window=window)
