@@ -23,8 +23,8 @@ from safeheal.heal._execution import (
     ExecutorRegistry,
     Measurement,
     Meter,
+    MeteredExecutor,
     make_result,
-    refused,
 )
 from safeheal.heal._registry import ModelVersion
 from safeheal.heal._retrain import RetrainExecutor, resolve_training_function
@@ -58,7 +58,7 @@ class NoOpExecutor:
         return make_result(ctx, ExecutionStatus.DONE, ("no action taken",))
 
 
-class FallbackExecutor:
+class FallbackExecutor(MeteredExecutor):
     """FALLBACK: send the traffic to the version holding the ``fallback`` role.
 
     ``[fallback] plan = "immediate"`` (the default) routes 100% at once; ``"canary"`` deploys it
@@ -69,13 +69,6 @@ class FallbackExecutor:
 
     def __repr__(self) -> str:
         return "FallbackExecutor()"
-
-    def execute(self, ctx: ActionContext) -> ExecutionResult:
-        meter = Meter(ctx)
-        try:
-            return self._run(ctx, meter)
-        except ActionRefused as refusal:
-            return refused(ctx, str(refusal), meter)
 
     def _run(self, ctx: ActionContext, meter: Meter) -> ExecutionResult:
         name = ctx.model
@@ -131,7 +124,7 @@ class FallbackExecutor:
         )
 
 
-class RollbackExecutor:
+class RollbackExecutor(MeteredExecutor):
     """ROLLBACK: move ``champion`` back to the last known-good version and send it all traffic.
 
     The last known-good version is the newest marked healthy (and not since marked unhealthy)
@@ -142,13 +135,6 @@ class RollbackExecutor:
 
     def __repr__(self) -> str:
         return "RollbackExecutor()"
-
-    def execute(self, ctx: ActionContext) -> ExecutionResult:
-        meter = Meter(ctx)
-        try:
-            return self._run(ctx, meter)
-        except ActionRefused as refusal:
-            return refused(ctx, str(refusal), meter)
 
     def _run(self, ctx: ActionContext, meter: Meter) -> ExecutionResult:
         name, registry = ctx.model, ctx.registry

@@ -343,6 +343,21 @@ def refused(ctx: ActionContext, why: str, meter: Meter | None = None) -> Executi
     return make_result(ctx, ExecutionStatus.REFUSED, (why,), measured=m, escalate=True)
 
 
+class MeteredExecutor:
+    """Base of the built-in executors: runs :meth:`_run` with a cost :class:`Meter`, and turns an
+    :class:`~safeheal.errors.ActionRefused` into a REFUSED result carrying the CPU time spent."""
+
+    def execute(self, ctx: ActionContext) -> ExecutionResult:
+        meter = Meter(ctx)
+        try:
+            return self._run(ctx, meter)
+        except ActionRefused as refusal:
+            return refused(ctx, str(refusal), meter)
+
+    def _run(self, ctx: ActionContext, meter: Meter) -> ExecutionResult:
+        raise NotImplementedError
+
+
 # --- executors and their registry ---------------------------------------------------------------
 @runtime_checkable
 class Executor(Protocol):

@@ -28,8 +28,8 @@ from safeheal.heal._execution import (
     ExecutionStatus,
     Measurement,
     Meter,
+    MeteredExecutor,
     make_result,
-    refused,
 )
 
 __all__ = ["RetrainExecutor", "TrainingFunction", "resolve_training_function"]
@@ -122,7 +122,7 @@ def _rows(y: Any) -> int:
         raise ActionRefused(f"the recent labels have no length; got {type(y).__name__}") from None
 
 
-class RetrainExecutor:
+class RetrainExecutor(MeteredExecutor):
     """RETRAIN (see the module docstring). Steps, each of which can end it:
 
     1. refused (nothing changes) without recent labelled data, with fewer rows than
@@ -139,13 +139,6 @@ class RetrainExecutor:
 
     def __repr__(self) -> str:
         return "RetrainExecutor()"
-
-    def execute(self, ctx: ActionContext) -> ExecutionResult:
-        meter = Meter(ctx)
-        try:
-            return self._run(ctx, meter)
-        except ActionRefused as refusal:
-            return refused(ctx, str(refusal), meter)
 
     def _run(self, ctx: ActionContext, meter: Meter) -> ExecutionResult:
         cfg = ctx.settings.retrain
