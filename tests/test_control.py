@@ -375,6 +375,153 @@ def test_shadow_mode_decides_and_records_but_changes_nothing_served(world: World
     assert len(world.store.audit_events(name, kind="control.shadow")) == 3
 
 
+# --- restore: back to the champion once it is healthy again in shadow ----------------------------
+def _on(router: InMemoryRouter, model: str, version: int) -> bool:
+    return router.arms(model) == ((version, 100.0),)
+
+
+def test_restore_windows_is_validated_when_loaded() -> None:
+    assert SafehealConfig().control.restore_windows == 2
+    assert settings(restore_windows=1).control.restore_windows == 1
+    with pytest.raises(ValueError, match="restore_windows"):
+        settings(restore_windows=0)
+
+
+def test_the_champion_serves_again_after_restore_windows_healthy_shadow_windows(
+    world: World,
+) -> None:
+    router = InMemoryRouter()
+    name = deploy(world, router)
+    roles = world.registry.roles(name)
+    champion, fallback = roles["champion"], roles["fallback"]
+    clock = ManualClock(T0)
+    ctl = controller(world, router, clock, {name: "autonomous"}, settings(restore_windows=3))
+    run(ctl, world, router, clock, name, 1, seed=1000)
+    [incident] = run(ctl, world, router, clock, name, 1, seed=1010, shift=1.5)
+    assert incident.executed is Action.FALLBACK
+    assert _on(router, name, fallback)
+    assert incident.restored is None  # the champion in shadow is as critical as the traffic
+    after = []
+    for k in range(3):
+        [w] = run(ctl, world, router, clock, name, 1, seed=1020 + k)
+        after.append(w)
+        if k < 2:  # 1 and 2 healthy shadow windows: not yet (restore_windows = 3)
+            assert w.restored is None
+            assert _on(router, name, fallback), w.reasons
+            assert f"{k + 1} window(s) in a row" in " ".join(w.reasons)
+    assert after[2].restored == champion, after[2].reasons
+    assert _on(router, name, champion)
+    assert after[2].to_dict()["restored"] == champion
+    [event] = world.store.audit_events(name, kind="control.restored")
+    assert event.payload["champion"] == champion
+    assert "healthy" in event.payload["reasons"][0]
+    restores = [i for i in world.store.intents(name) if i.action == "RESTORE"]
+    assert [i.status for i in restores] == ["done"]
+    assert restores[0].key == f"{name}/{clock.now().isoformat()}/RESTORE"
+    # the champion keeps serving healthy traffic; nothing is restored twice
+    later = run(ctl, world, router, clock, name, 2, seed=1030)
+    assert all(r.restored is None and r.executed is None for r in later)
+    assert _on(router, name, champion)
+    assert len(world.store.audit_events(name, kind="control.restored")) == 1
+
+
+def test_shadow_mode_never_restores(world: World) -> None:
+    router = InMemoryRouter()
+    name = deploy(world, router)
+    fallback = world.registry.roles(name)["fallback"]
+    router.set_arms(name, [(fallback, 100.0)])  # an operator moved it
+    clock = ManualClock(T0)
+    ctl = controller(world, router, clock, {name: "shadow"}, settings(restore_windows=1))
+    results = run(ctl, world, router, clock, name, 3, seed=1100)
+    assert all(r.restored is None for r in results)
+    assert _on(router, name, fallback)
+    assert world.store.intents(name) == []
+    assert world.store.audit_events(name, kind="control.restored") == []
+
+
+def test_canary_mode_holds_a_restore_for_a_human(world: World) -> None:
+    router = InMemoryRouter()
+    name = deploy(world, router)
+    fallback = world.registry.roles(name)["fallback"]
+    router.set_arms(name, [(fallback, 100.0)])
+    clock = ManualClock(T0)
+    ctl = controller(world, router, clock, {name: "canary"}, settings(restore_windows=1))
+    results = run(ctl, world, router, clock, name, 2, seed=1200)
+    assert all(r.restored is None for r in results)
+    assert _on(router, name, fallback)
+    held = world.store.audit_events(name, kind="control.held")
+    assert [e.payload["action"] for e in held] == ["RESTORE", "RESTORE"]
+    assert world.store.audit_events(name, kind="control.restored") == []
+
+
+def test_a_pending_escalation_blocks_the_restore(world: World) -> None:
+    router = InMemoryRouter()
+    name = deploy(world, router)
+    roles = world.registry.roles(name)
+    champion, fallback = roles["champion"], roles["fallback"]
+    clock = ManualClock(T0)
+    config = parse_config(
+        {
+            "control": {"escalate_novel": True, "restore_windows": 1},
+            "envelope": {
+                "rules": [
+                    {
+                        "zone": "unmapped",
+                        "any": ["drift > 0.20"],
+                        "mandatory": "FALLBACK",
+                        "permitted": ["FALLBACK"],
+                    },
+                    {"zone": "healthy", "permitted": ["NO_OP"]},
+                ]
+            },
+        }
+    )
+    ctl = controller(world, router, clock, {name: "autonomous"}, config)
+    [first] = run(ctl, world, router, clock, name, 1, seed=1300, shift=1.5)
+    assert first.executed is Action.ESCALATE
+    assert first.result is not None
+    assert first.result.escalation_id is not None
+    assert _on(router, name, fallback)
+    waiting = run(ctl, world, router, clock, name, 3, seed=1310)
+    assert all(r.restored is None for r in waiting)
+    assert _on(router, name, fallback)
+    assert all("an escalation is waiting for a human" in " ".join(r.reasons) for r in waiting)
+    assert world.store.audit_events(name, kind="control.restored") == []
+    world.store.answer_escalation(
+        first.result.escalation_id, status="approved", actor="oncall", at=clock.now()
+    )
+    answered = run(ctl, world, router, clock, name, 3, seed=1320)
+    assert any(r.restored == champion for r in answered), [r.reasons for r in answered]
+    assert _on(router, name, champion)
+
+
+def test_a_restore_that_crashed_is_settled_by_what_the_router_shows(world: World) -> None:
+    router = InMemoryRouter()
+    name = deploy(world, router)
+    roles = world.registry.roles(name)
+    champion, fallback = roles["champion"], roles["fallback"]
+    router.set_arms(name, [(fallback, 100.0)])
+    before = [[fallback, 100.0]]
+    for key, moved in ((f"{name}/crashed-before", False), (f"{name}/crashed-after", True)):
+        world.store.claim_intent(
+            key=key,
+            model=name,
+            window_end=T0,
+            action="RESTORE",
+            decision_id=None,
+            payload={"champion": champion, "arms_before": before},
+            at=T0,
+        )
+        if moved:
+            router.set_arms(name, [(champion, 100.0)])
+        clock = ManualClock(T0)
+        ctl = controller(world, router, clock, {name: "autonomous"}, settings())
+        ctl.step(name, clock.advance(minutes=1))
+        [intent] = [i for i in world.store.intents(name) if i.key == key]
+        assert intent.status == ("done" if moved else "abandoned")
+        assert _on(router, name, champion if moved else fallback)
+
+
 # --- canary mode --------------------------------------------------------------------------------
 def test_canary_mode_never_goes_past_the_canary_weight(world: World) -> None:
     router = InMemoryRouter()

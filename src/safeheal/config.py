@@ -518,6 +518,10 @@ class ControlConfig(_Section):
     window_minutes: Positive = 1.0
     #: Windows after a heal in which the SLA must recover for the heal to count as a success.
     validation_windows: Annotated[int, Field(ge=1, le=1000)] = 1
+    #: Consecutive windows in which the champion, evaluated in shadow on the window's traffic
+    #: while its fallback serves, is in the envelope's ``healthy`` zone before the controller
+    #: routes all traffic back to it.
+    restore_windows: Annotated[int, Field(ge=1, le=1000)] = 2
     #: Consecutive failed heals of one model after which the controller escalates.
     max_consecutive_failures: Annotated[int, Field(ge=1, le=1000)] = 3
     #: Escalate a critical state in a context the bandit has no outcome in yet (design.md 7).

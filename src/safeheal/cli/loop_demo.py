@@ -250,15 +250,6 @@ def run_loop_demo(
                         f"[cyan]operator[/cyan]: {kind} begins; the demo answers escalation "
                         f"{esc.id} (approve), as a human would through `safeheal approve`"
                     )
-                champ = registry.roles(MODEL).get("champion")
-                if champ is not None and tuple(router.arms(MODEL) or ()) != ((champ, 100.0),):
-                    # The controller does not move back from a fallback by itself; so that each
-                    # incident starts from the champion, the demo does it, as an operator would.
-                    router.set_arms(MODEL, [(champ, 100.0)])
-                    out.print(
-                        f"[cyan]operator[/cyan]: {kind} begins; traffic routed back to champion "
-                        f"v{champ} (100%) by the demo, not by the controller"
-                    )
                 for k in range(active_n + tail_n):
                     index += 1
                     active = k < active_n
@@ -418,6 +409,8 @@ def _line(w: _Window, arms: Any, roles: Mapping[Any, int]) -> str:
     d = r.decision
     zone = d.verdict.zone if d else r.status
     act = r.executed.name if r.executed else (d.action.name if d else "-")
+    if r.restored is not None:
+        act = f"RESTORE v{r.restored}"
     why = r.reasons[0] if r.reasons else ""
     if d is not None and r.executed is None and len(r.reasons) > len(d.reasons):
         why += " | " + "; ".join(r.reasons[len(d.reasons) :])  # why it was not carried out

@@ -18,6 +18,13 @@ One window of one model (:meth:`Controller.step`):
    the canary's first weight (a human promotes); ``autonomous`` heals. A critical state in a
    context with no outcome yet, or ``control.max_consecutive_failures`` failed heals in a row,
    escalate instead (the service goes to its safest model until a human answers).
+7. **Restore**: while the ``fallback`` serves all traffic (and no canary runs) and nothing was
+   done in the window, the champion is evaluated in shadow on the window's inputs and labels
+   (its own predictions, its own Monitor; its latency is not measured, it served nothing). After
+   ``control.restore_windows`` windows in a row in the envelope's ``healthy`` zone, all traffic
+   goes back to it (intent ``model/window_end/RESTORE``, event ``control.restored``); never in
+   ``shadow`` mode, held for a human in ``canary`` mode, and not while an escalation is pending
+   or a heal is being validated.
 
 Crash safety: an action is preceded by an *intent* row in the store, keyed by
 ``model/window_end/ACTION`` (the idempotency key), and followed by settling it. A controller that
@@ -84,6 +91,9 @@ MODES: tuple[ModelMode, ...] = ("shadow", "canary", "autonomous")
 #: skipped because the model's previous window was still running; ``error``: it failed.
 WindowStatus = Literal["ok", "no-data", "late", "busy", "error"]
 
+#: The intent name of routing all traffic back from the fallback to the champion (not a policy
+#: action: the controller takes it on its own once the champion is healthy again in shadow).
+_RESTORE = "RESTORE"
 #: Actions that go through a canary and so can be held at its first weight (canary mode).
 _CANARY_ACTIONS = frozenset({Action.RETRAIN, Action.FALLBACK})
 
@@ -107,6 +117,8 @@ class WindowResult:
     #: Outcomes recorded in this window (of earlier heals, or of this one when it failed).
     outcomes: tuple[Outcome, ...] = ()
     reasons: tuple[str, ...] = ()
+    #: The champion's version when this window routed all traffic back to it from the fallback.
+    restored: int | None = None
     #: Wall-clock seconds the window took.
     seconds: float = 0.0
 
@@ -134,6 +146,7 @@ class WindowResult:
                 {"decision_id": o.decision_id, "success": o.success} for o in self.outcomes
             ],
             "reasons": list(self.reasons),
+            "restored": self.restored,
             "seconds": self.seconds,
         }
 
@@ -152,6 +165,8 @@ class _Memory:
     escalate_reason: str | None = None
     #: The last action carried out and the split it left: not carried out again while in effect.
     in_effect: dict[str, Any] | None = None
+    #: Consecutive windows the champion, in shadow while the fallback serves, was healthy.
+    restore_streak: int = 0
     outcomes: list[Outcome] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -163,6 +178,7 @@ class _Memory:
             "escalation": self.escalation,
             "escalate_reason": self.escalate_reason,
             "in_effect": self.in_effect,
+            "restore_streak": self.restore_streak,
         }
 
     @classmethod
@@ -177,6 +193,7 @@ class _Memory:
             escalation=d.get("escalation"),
             escalate_reason=d.get("escalate_reason"),
             in_effect=d.get("in_effect"),
+            restore_streak=int(d.get("restore_streak", 0)),
         )
 
 
@@ -415,6 +432,7 @@ class Controller:
         decision = self._decide(model, state)
         executed: Action | None = None
         result: ExecutionResult | None = None
+        restored: int | None = None
         if mode == "shadow":
             notes.append(f"shadow mode: the policy chose {decision.action.name}; nothing was done")
             if decision.action is not Action.NO_OP:
@@ -428,6 +446,8 @@ class Controller:
             executed, result = self._act(model, mode, now, mem, decision, data, canary, notes)
             if result is not None and result.canary is not None:
                 canary = result.canary
+            if executed is None:
+                restored = self._restore(model, mode, now, mem, decision, data, notes)
         mem.cursor = now
         self._save(model, mem, now)
         return WindowResult(
@@ -443,6 +463,7 @@ class Controller:
             canary=canary,
             outcomes=tuple(mem.outcomes),
             reasons=(*decision.reasons, *notes),
+            restored=restored,
         )
 
     def _save(self, model: str, mem: _Memory, now: datetime) -> None:
@@ -879,6 +900,161 @@ class Controller:
                 at=now,
             )
 
+    # --- restore --------------------------------------------------------------------------------
+    def _on_fallback(self, model: str) -> tuple[int, int] | None:
+        """(champion, fallback) when all traffic goes to the fallback role's version, it is not
+        the champion, and no canary is running; else None."""
+        roles = self.registry.roles(model)
+        champion, fallback = roles.get("champion"), roles.get("fallback")
+        if champion is None or fallback is None or int(champion) == int(fallback):
+            return None
+        arms = self.router.arms(model) or ()
+        if _arms(arms) != [[int(fallback), 100.0]] or self.store.active_canaries(model):
+            return None
+        return int(champion), int(fallback)
+
+    def _shadow_state(
+        self, model: str, champion: int, data: WindowData, notes: list[str]
+    ) -> State | None:
+        """The champion's State on the window's logged inputs and labels (its own predictions,
+        its Monitor); None when it cannot be computed. Its latency and errors are not measured:
+        it served no request."""
+        hit = self._monitors.get(model, champion)
+        if hit is None or data.rows < self.config.control.min_rows:
+            return None
+        monitor, profile = hit
+        X: Any = data.X
+        if data.feature_names != profile.feature_names:
+            import pandas as pd
+
+            X = pd.DataFrame(data.X, columns=list(data.feature_names))
+        try:
+            y_pred = self.registry.load(model, champion).predict(X)
+            _, y_true = _labels_arrays(data)
+            if y_true is not None and y_true.dtype != object:
+                y_pred = np.asarray(y_pred, dtype=np.float64)
+            return monitor.observe(X, y_pred=y_pred, y_true=y_true)
+        except (SafehealError, ValueError, TypeError) as exc:
+            notes.append(f"the champion v{champion} could not be evaluated in shadow: {exc}")
+            return None
+
+    def _restore(
+        self,
+        model: str,
+        mode: ModelMode,
+        now: datetime,
+        mem: _Memory,
+        decision: Decision,
+        data: WindowData,
+        notes: list[str],
+    ) -> int | None:
+        """While the fallback serves, evaluate the champion in shadow on the window; after
+        ``control.restore_windows`` healthy windows in a row, route all traffic back to it.
+        Returns the champion's version when this window did."""
+        pair = self._on_fallback(model)
+        if pair is None:
+            mem.restore_streak = 0
+            return None
+        champion, fallback = pair
+        state = self._shadow_state(model, champion, data, notes)
+        if state is None:
+            mem.restore_streak = 0
+            return None
+        with self._policy_lock:
+            verdict = self.policy.envelope.assess(state)
+        if verdict.zone != "healthy":
+            mem.restore_streak = 0
+            notes.append(
+                f"the champion v{champion} in shadow is in the {verdict.zone} zone; the fallback "
+                f"v{fallback} keeps serving"
+            )
+            return None
+        mem.restore_streak += 1
+        need = self.config.control.restore_windows
+        shadow = (
+            f"the champion v{champion}, evaluated in shadow on this window's traffic while the "
+            f"fallback v{fallback} serves, is healthy (drift {state.drift:.3g}, accuracy drop "
+            f"{state.accuracy_drop:.3g}, anomalous inputs {state.anomaly_rate:.3g}; its latency "
+            f"is not measured in shadow) for {mem.restore_streak} window(s) in a row"
+        )
+        if mem.restore_streak < need:
+            notes.append(f"{shadow}; {need} are needed to route traffic back to it")
+            return None
+        blocked = None
+        if mem.escalation is not None or self.store.pending_escalations(model):
+            blocked = "an escalation is waiting for a human"
+        elif mem.pending is not None and mem.pending.get("action") != Action.NO_OP.name:
+            p = mem.pending
+            blocked = f"the {p['action']} of decision {p['decision_id']} is being validated"
+        elif self.store.intents(model, window_end=now):
+            blocked = "this window already acted"
+        if blocked is not None:
+            notes.append(f"{shadow}; not routed back to it: {blocked}")
+            return None
+        if mode == "canary":
+            why = f"{shadow}; routing all traffic back to it at once is beyond canary mode's limit"
+            notes.append(f"canary mode: RESTORE is held for a human ({why})")
+            self.store.record_event(
+                "control.held",
+                {"decision_id": decision.id, "action": _RESTORE, "why": why},
+                model=model,
+                at=now,
+            )
+            return None
+        key = f"{model}/{now.isoformat()}/{_RESTORE}"
+        payload = {
+            "mode": mode,
+            "why": shadow,
+            "champion": champion,
+            "arms_before": _arms(self.router.arms(model)),
+            "roles_before": {str(k): int(v) for k, v in self.registry.roles(model).items()},
+        }
+        intent, created = self.store.claim_intent(
+            key=key,
+            model=model,
+            window_end=now,
+            action=_RESTORE,
+            decision_id=decision.id,
+            payload=payload,
+            at=now,
+        )
+        if not created:
+            notes.append(f"intent {key} was already recorded; not acting again")
+            return None
+        self.router.set_arms(model, [(champion, 100.0)])
+        why = f"{shadow}; all traffic routed back to the champion v{champion}"
+        self.store.settle_intent(
+            intent.key, status="done", at=now, result={"champion": champion, "why": why}
+        )
+        self.store.record_event(
+            "control.restored",
+            {"key": key, "champion": champion, "fallback": fallback, "reasons": [why]},
+            model=model,
+            at=now,
+        )
+        self._monitors.forget(model)
+        mem.restore_streak = 0
+        mem.in_effect = None
+        notes.append(why)
+        return champion
+
+    def _settle_restore(
+        self, model: str, intent: IntentRecord, now: datetime, notes: list[str]
+    ) -> None:
+        """A restore whose effect nobody confirmed: done when the champion serves all traffic,
+        else abandoned with the routing put back (the next windows evaluate it again)."""
+        champion = intent.payload.get("champion")
+        before = intent.payload.get("arms_before")
+        arms_now = _arms(self.router.arms(model))
+        if champion is not None and arms_now == [[int(champion), 100.0]]:
+            self.store.settle_intent(intent.key, status="done", at=now, result={"recovered": True})
+            notes.append(f"{intent.key}: the champion serves all traffic; taken as done")
+            return
+        if before is not None and arms_now != before:
+            self.router.set_arms(model, [(int(v), float(w)) for v, w in before])
+        self.store.settle_intent(intent.key, status="abandoned", at=now, result={"recovered": True})
+        notes.append(f"{intent.key}: abandoned after a crash before its effect; routing restored")
+
     # --- canaries -------------------------------------------------------------------------------
     def _follow(
         self, model: str, mode: ModelMode, now: datetime, mem: _Memory, notes: list[str]
@@ -1000,6 +1176,9 @@ class Controller:
         """An intent whose effect nobody confirmed: done if the effect is visible, else
         abandoned with the routing put back. Never carried out again."""
         p = intent.payload
+        if intent.action == _RESTORE:
+            self._settle_restore(model, intent, now, notes)
+            return
         action = Action(intent.action)
         before = p.get("arms_before")
         roles_before = {str(k): int(v) for k, v in (p.get("roles_before") or {}).items()}
