@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import textwrap
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -426,9 +427,10 @@ def _line(w: _Window, arms: Any, roles: Mapping[Any, int]) -> str:
         for a in arms or ()
     )
     colour = {"healthy": "green", "critical": "red"}.get(zone, "yellow")
+    reason = textwrap.shorten(why, 90, placeholder=" …")  # whole words, never half a name
     return (
         f"[bold]w{w.index:02d}[/bold] t={w.end:>4g}m {incident:<22} {sig} "
-        f"[{colour}]{zone}[/{colour}] → {act}{canary} | serving {served} | {why[:90]}"
+        f"[{colour}]{zone}[/{colour}] → {act}{canary} | serving {served} | {reason}"
     )
 
 
