@@ -1,0 +1,1 @@
+"""The benchmark that reproduces the paper's evaluation (section 5): `safeheal bench`."""
