@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from safeheal.core import Action, Decision, Posterior, State, Verdict
+from safeheal.core import Action, Decision, State, Verdict
 from safeheal.errors import ConfigError, StoreError
 from safeheal.store import STORE_URL_ENV, SqlStore, default_store_url, open_store
 
@@ -33,9 +33,6 @@ def decision(n: int = 0) -> Decision:
         context="healthy/low",
         id=f"decision-{n}",
     )
-
-
-POST = Posterior("healthy/low", "NO_OP", alpha=2.0, beta=1.0)
 
 
 def test_pragmas(tmp_path: Path) -> None:
