@@ -221,9 +221,9 @@ def cohens_d(a: Sequence[float] | FloatArray, b: Sequence[float] | FloatArray) -
     if x.size < 2 or y.size < 2:
         return None
     diff = float(x.mean() - y.mean())
-    pooled = ((x.size - 1) * x.var(ddof=1) + (y.size - 1) * y.var(ddof=1)) / (x.size + y.size - 2)
-    if pooled <= 0:
+    if np.ptp(x) == 0 and np.ptp(y) == 0:
         return 0.0 if diff == 0 else math.copysign(math.inf, diff)
+    pooled = ((x.size - 1) * x.var(ddof=1) + (y.size - 1) * y.var(ddof=1)) / (x.size + y.size - 2)
     return diff / math.sqrt(float(pooled))
 
 
@@ -310,14 +310,15 @@ def anova(groups: Mapping[str, Sequence[float] | FloatArray]) -> AnovaResult:
     if k < 2 or df_w < 1:
         return AnovaResult(None, df_b, df_w, None, None, {})
     values = list(named.values())
+    # Exact tests for "no spread" (sums of squares of equal floats need not be exactly 0).
+    if all(np.ptp(v) == 0 for v in values):
+        if np.ptp(np.concatenate(values)) == 0:
+            return AnovaResult(0.0, df_b, df_w, 1.0, 0.0, {})
+        return AnovaResult(math.inf, df_b, df_w, 0.0, 1.0, {})
     grand = np.concatenate(values).mean()
     ss_between = float(sum(v.size * (v.mean() - grand) ** 2 for v in values))
     ss_within = float(sum(((v - v.mean()) ** 2).sum() for v in values))
     ss_total = ss_between + ss_within
-    if ss_within == 0:
-        if ss_between == 0:
-            return AnovaResult(0.0, df_b, df_w, 1.0, 0.0, {})
-        return AnovaResult(math.inf, df_b, df_w, 0.0, 1.0, {})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         res = stats.f_oneway(*values)
@@ -365,12 +366,12 @@ def variance_ratio_test(
     df_a, df_b = int(x.size) - 1, int(y.size) - 1
     if df_a < 1 or df_b < 1:
         return VarianceTest(None, max(df_a, 0), max(df_b, 0), None)
-    va, vb = float(x.var(ddof=1)), float(y.var(ddof=1))
-    if vb == 0:
-        return VarianceTest(1.0 if va == 0 else math.inf, df_a, df_b, 1.0 if va == 0 else 0.0)
-    f = va / vb
-    if f == 0:
+    flat_a, flat_b = np.ptp(x) == 0, np.ptp(y) == 0
+    if flat_b:
+        return VarianceTest(1.0 if flat_a else math.inf, df_a, df_b, 1.0 if flat_a else 0.0)
+    if flat_a:
         return VarianceTest(0.0, df_a, df_b, 0.0)
+    f = float(x.var(ddof=1)) / float(y.var(ddof=1))
     dist = stats.f(df_a, df_b)
     p = min(1.0, 2.0 * min(float(dist.cdf(f)), float(dist.sf(f))))
     return VarianceTest(f, df_a, df_b, p)
