@@ -56,7 +56,11 @@ def _label(system: str) -> str:
 
 
 def _num(x: float | None, unit: str) -> str:
-    """One number in the report's format for its unit; None is "—", ∞ is "∞"."""
+    """One number in the report's format for its unit; None is "—", ∞ is "∞", minus is "−"."""
+    return _plain(x, unit).replace("-", "−")
+
+
+def _plain(x: float | None, unit: str) -> str:
     if x is None or math.isnan(x):
         return "—"
     if math.isinf(x):
@@ -968,13 +972,17 @@ def _engineer_section(ctx: _Context) -> str:
                 [minutes, human_minutes], _change_stat, paired=False, seed=BOOTSTRAP_SEED
             )
         rep = P.figure("6.2", "engineer_change", system)
-        verdict = ctx.cmp.verdict(
-            f"the change in engineer time against the human baseline of {_label(system)}",
-            rep,
-            None if reduction is None else reduction.value,
-            "share",
-            low=None if reduction is None else reduction.low,
-            high=None if reduction is None else reduction.high,
+        verdict = (
+            "—"
+            if not human
+            else ctx.cmp.verdict(
+                f"the change in engineer time against the human baseline of {_label(system)}",
+                rep,
+                None if reduction is None else reduction.value,
+                "share",
+                low=None if reduction is None else reduction.low,
+                high=None if reduction is None else reduction.high,
+            )
         )
         escal = M.escalations_per_incident(recs)
         escal_share = float(np.mean([r.escalations > 0 for r in recs])) if recs else None
@@ -1165,7 +1173,7 @@ def _plots(ctx: _Context) -> None:
         for i, (v, e) in enumerate(zip(values, estimates, strict=True)):
             ax.annotate(
                 "n/a" if e is None else f"{v:.1f}",
-                (i, v),
+                (i, max(v + highs[i], 0.0)),
                 ha="center",
                 va="bottom",
                 xytext=(0, 3),
@@ -1334,7 +1342,7 @@ def write_report(
         "",
         "## Run",
         "",
-        *[f"- **{k}**: {_meta_value(v)}" for k, v in meta.items()],
+        *([f"- **{k}**: {_meta_value(v)}" for k, v in meta.items()] or ["(no metadata given)"]),
         "",
         "## Summary",
         "",

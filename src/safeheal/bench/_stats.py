@@ -220,9 +220,11 @@ def cohens_d(a: Sequence[float] | FloatArray, b: Sequence[float] | FloatArray) -
     x, y = _array(a), _array(b)
     if x.size < 2 or y.size < 2:
         return None
-    diff = float(x.mean() - y.mean())
     if np.ptp(x) == 0 and np.ptp(y) == 0:
+        # Compare the constants themselves: means of equal floats can differ in the last bit.
+        diff = float(x[0] - y[0])
         return 0.0 if diff == 0 else math.copysign(math.inf, diff)
+    diff = float(x.mean() - y.mean())
     pooled = ((x.size - 1) * x.var(ddof=1) + (y.size - 1) * y.var(ddof=1)) / (x.size + y.size - 2)
     return diff / math.sqrt(float(pooled))
 
@@ -238,7 +240,7 @@ def welch_t(a: Sequence[float] | FloatArray, b: Sequence[float] | FloatArray) ->
         return TTest(None, None, None, None, int(x.size), int(y.size))
     d = cohens_d(x, y)
     if np.ptp(x) == 0 and np.ptp(y) == 0:
-        diff = float(x.mean() - y.mean())
+        diff = float(x[0] - y[0])
         t = 0.0 if diff == 0 else math.copysign(math.inf, diff)
         p = 1.0 if diff == 0 else 0.0
         df = float(x.size + y.size - 2)
