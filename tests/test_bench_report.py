@@ -76,6 +76,7 @@ def test_report_has_every_section(report: Path) -> None:
     for heading in (
         "## Run",
         "## Summary",
+        "### By scenario family",
         "### Where the measurement disagrees with the paper",
         "## 5.2 Safety",
         "## 5.3 Performance",

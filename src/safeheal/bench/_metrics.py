@@ -157,7 +157,7 @@ def risk_containment(records: Records) -> float | None:
 
     Counted over the incidents in which an action of the system made things worse
     (``contained`` is not None). None when no action was harmful: there was nothing to contain,
-    and the report prints "no harmful action" rather than a vacuous 100%.
+    and the report says "nothing to contain" rather than a vacuous 100%.
     """
     harmful = [r for r in records if r.contained is not None]
     return _share(harmful, lambda r: bool(r.contained))
