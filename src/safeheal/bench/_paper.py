@@ -29,6 +29,8 @@ class Reported:
     low: float | None = None
     high: float | None = None
     text: str = ""
+    #: The p-value the paper prints for this row against hybrid, as printed ("" when none).
+    p: str = ""
 
 
 def _r(
@@ -38,9 +40,10 @@ def _r(
     value: float | None,
     ci: tuple[float, float] | None = None,
     text: str = "",
+    p: str = "",
 ) -> Reported:
     low, high = ci if ci is not None else (None, None)
-    return Reported(section, metric, row, value, low, high, text)
+    return Reported(section, metric, row, value, low, high, text, p)
 
 
 #: Section number → the table's title in the paper.
@@ -88,34 +91,34 @@ CLAIMS: dict[str, str] = {
 REPORTED: tuple[Reported, ...] = (
     # 5.2.1 catastrophic failures
     _r("5.2.1", "catastrophic_rate", "hybrid", 0.0, (0.0, 0.0), "0.0%"),
-    _r("5.2.1", "catastrophic_rate", "rl-only", 0.042, (0.031, 0.056), "4.2%"),
-    _r("5.2.1", "catastrophic_rate", "rules-only", 0.0, (0.0, 0.0), "0.0%"),
-    _r("5.2.1", "catastrophic_rate", "human", 0.0, (0.0, 0.0), "0.0%"),
+    _r("5.2.1", "catastrophic_rate", "rl-only", 0.042, (0.031, 0.056), "4.2%", "<0.0001"),
+    _r("5.2.1", "catastrophic_rate", "rules-only", 0.0, (0.0, 0.0), "0.0%", "1.000"),
+    _r("5.2.1", "catastrophic_rate", "human", 0.0, (0.0, 0.0), "0.0%", "1.000"),
     # 5.2.2 safety violations
     _r("5.2.2", "safety_violation_rate", "hybrid", 0.0, (0.0, 0.0), "0.0%"),
-    _r("5.2.2", "safety_violation_rate", "rl-only", 0.127, (0.108, 0.149), "12.7%"),
-    _r("5.2.2", "safety_violation_rate", "rules-only", 0.005, (0.001, 0.012), "0.5%"),
-    _r("5.2.2", "safety_violation_rate", "human", 0.018, (0.010, 0.029), "1.8%"),
+    _r("5.2.2", "safety_violation_rate", "rl-only", 0.127, (0.108, 0.149), "12.7%", "<0.0001"),
+    _r("5.2.2", "safety_violation_rate", "rules-only", 0.005, (0.001, 0.012), "0.5%", "0.317"),
+    _r("5.2.2", "safety_violation_rate", "human", 0.018, (0.010, 0.029), "1.8%", "0.042"),
     # 5.2.3 risk containment
     _r("5.2.3", "risk_containment", "hybrid", 1.0, (0.998, 1.0), "100%"),
-    _r("5.2.3", "risk_containment", "rl-only", 0.783, (0.751, 0.812), "78.3%"),
-    _r("5.2.3", "risk_containment", "rules-only", 1.0, (0.998, 1.0), "100%"),
-    _r("5.2.3", "risk_containment", "human", 0.957, (0.939, 0.971), "95.7%"),
+    _r("5.2.3", "risk_containment", "rl-only", 0.783, (0.751, 0.812), "78.3%", "<0.0001"),
+    _r("5.2.3", "risk_containment", "rules-only", 1.0, (0.998, 1.0), "100%", "1.000"),
+    _r("5.2.3", "risk_containment", "human", 0.957, (0.939, 0.971), "95.7%", "0.012"),
     # 5.3.1 MTTR (minutes)
     _r("5.3.1", "mttr_minutes", "hybrid", 2.1, (1.8, 2.5), "2.1"),
-    _r("5.3.1", "mttr_minutes", "rl-only", 1.8, (1.5, 2.2), "1.8 (d=0.43)"),
-    _r("5.3.1", "mttr_minutes", "rules-only", 3.4, (2.9, 4.1), "3.4 (d=1.12)"),
-    _r("5.3.1", "mttr_minutes", "human", 45.0, (38.2, 52.7), "45.0 (d=5.83)"),
+    _r("5.3.1", "mttr_minutes", "rl-only", 1.8, (1.5, 2.2), "1.8 (d=0.43)", "0.034"),
+    _r("5.3.1", "mttr_minutes", "rules-only", 3.4, (2.9, 4.1), "3.4 (d=1.12)", "<0.0001"),
+    _r("5.3.1", "mttr_minutes", "human", 45.0, (38.2, 52.7), "45.0 (d=5.83)", "<0.0001"),
     # 5.3.2 cost savings
     _r("5.3.2", "cost_savings", "hybrid", 0.387, (0.362, 0.413), "38.7%"),
-    _r("5.3.2", "cost_savings", "rl-only", 0.421, (0.395, 0.448), "42.1%"),
-    _r("5.3.2", "cost_savings", "rules-only", 0.0, (0.0, 0.0), "0.0%"),
+    _r("5.3.2", "cost_savings", "rl-only", 0.421, (0.395, 0.448), "42.1%", "0.006"),
+    _r("5.3.2", "cost_savings", "rules-only", 0.0, (0.0, 0.0), "0.0%", "<0.0001"),
     _r("5.3.2", "cost_savings", "human", 0.0, (0.0, 0.0), "0.0%"),
     # 5.3.3 SLA compliance
     _r("5.3.3", "sla_compliance", "hybrid", 0.991, (0.987, 0.994), "99.1%"),
-    _r("5.3.3", "sla_compliance", "rl-only", 0.987, (0.982, 0.991), "98.7%"),
-    _r("5.3.3", "sla_compliance", "rules-only", 0.995, (0.993, 0.997), "99.5%"),
-    _r("5.3.3", "sla_compliance", "human", 0.983, (0.977, 0.988), "98.3%"),
+    _r("5.3.3", "sla_compliance", "rl-only", 0.987, (0.982, 0.991), "98.7%", "0.215"),
+    _r("5.3.3", "sla_compliance", "rules-only", 0.995, (0.993, 0.997), "99.5%", "0.084"),
+    _r("5.3.3", "sla_compliance", "human", 0.983, (0.977, 0.988), "98.3%", "0.032"),
     # 5.4.1 episodes to 95% of optimal (∞: never)
     _r("5.4.1", "episodes_to_95", "hybrid", 18.2, (16.1, 20.3), "18.2 ± 2.1"),
     _r("5.4.1", "episodes_to_95", "rl-only", 42.7, (37.4, 48.0), "42.7 ± 5.3"),

@@ -385,6 +385,7 @@ def _rate_section(
                 _est(est, "share"),
                 _ci(est.low, est.high, "share") if est else "—",
                 *test_cells,
+                (rep.p or "—") if rep else "—",
                 verdict,
             ]
         )
@@ -398,6 +399,7 @@ def _rate_section(
         "χ²(1) Yates vs hybrid",
         "p",
         "Cramér's V",
+        "Paper p",
         "vs paper",
     ]
     return "\n".join(
@@ -453,6 +455,7 @@ def _continuous_section(
                 _ci(est.low, est.high, unit) if est else "—",
                 str(len(per[system])),
                 *cells,
+                (rep.p or "—") if rep else "—",
                 verdict,
             ]
         )
@@ -466,6 +469,7 @@ def _continuous_section(
         "Welch t vs hybrid",
         "p (Bonferroni)",
         "Cohen's d",
+        "Paper p",
         "vs paper",
     ]
     a = S.anova(per)
