@@ -123,7 +123,28 @@ def _seq(rewards: list[float], *, seed: int = 0, optimal: float = 1.0) -> list: 
 def test_convergence_curve_is_a_trailing_ratio_of_sums() -> None:
     curve = M.convergence_curve(_seq([0.0, 1.0, 0.5, 1.0]), window=2)
     assert curve == [0.0, 0.5, 0.75, 0.75]
-    assert M.convergence_curve(_seq([1.0, 1.0], optimal=0.0), window=2) == [None, None]
+    assert M.convergence_curve(_seq([-1.0, -1.0], optimal=0.0), window=2) == [None, None]
+
+
+def test_performance_for_gains_and_for_costs() -> None:
+    assert M.performance(0.95, 1.0) == 0.95
+    # Rewards that are minus costs: the oracle's cost over the system's.
+    assert M.performance(-2.0, -1.0) == 0.5
+    assert M.performance(-1.0, -1.0) == 1.0
+    assert M.performance(-0.5, -1.0) == 2.0
+    assert M.performance(0.0, -1.0) == 1.0
+    assert M.performance(0.0, 0.0) == 1.0
+    assert M.performance(-1.0, 0.0) is None
+
+
+def test_convergence_with_costs_as_negative_rewards() -> None:
+    # Costs 2, 2, 1.04, 1.05, 1.0 … against an oracle cost of 1: 95% is a cost of at most 1/0.95.
+    costs = [2.0, 2.0] + [1.05] * 6
+    recs = [episode(episode=i, reward=-c, optimal_reward=-1.0) for i, c in enumerate(costs)]
+    assert M.convergence_curve(recs, window=1)[:3] == [0.5, 0.5, pytest.approx(1 / 1.05)]
+    assert M.seed_episodes_to_95(recs, window=1) == 3
+    dearer = [replace(r, reward=-1.06) if r.episode >= 2 else r for r in recs]
+    assert M.seed_episodes_to_95(dearer, window=1) is None
 
 
 def test_episodes_to_95_boundary_on_both_sides() -> None:
@@ -272,6 +293,7 @@ def test_summarize_of_degenerate_records_is_valid_json_with_nulls() -> None:
         detected_minute=None,
         healed_minute=None,
         detection=WindowCounts(),
+        reward=-1.0,
         optimal_reward=0.0,
     )
     doc = M.summarize([bare], scenarios=1, seeds=1)

@@ -55,6 +55,7 @@ __all__ = [
     "incident_response",
     "mttr_minutes",
     "operational_risk",
+    "performance",
     "regret_variance",
     "risk_containment",
     "safety_violation_rate",
@@ -225,20 +226,43 @@ def sla_compliance(records: Records) -> float | None:
 # -- learning ------------------------------------------------------------------------------
 
 
-def convergence_curve(episodes: Records, *, window: int = CONVERGENCE_WINDOW) -> list[float | None]:
-    """Running performance of one seed: trailing moving average of reward over optimal reward.
+def performance(reward: float, optimal: float) -> float | None:
+    """How close a reward is to the oracle's, 1 meaning as good as the oracle.
 
-    Entry ``e`` is ``Σ reward / Σ optimal_reward`` over episodes ``max(0, e − window + 1) … e``
-    (a ratio of sums, so one episode with a tiny optimal reward cannot dominate); None where the
-    optimal rewards of the window sum to zero or less (performance is then undefined).
+    - optimal > 0 (rewards are gains): ``reward / optimal``;
+    - optimal < 0 (rewards are minus costs, as the engine's): ``optimal / reward``, the oracle's
+      cost over the system's, when ``reward < 0``; 1 when ``reward ≥ 0`` (no cost at all: at
+      least as good as the oracle);
+    - optimal = 0: 1 when ``reward ≥ 0``, else None (undefined).
+
+    >>> performance(0.8, 1.0), performance(-4.0, -2.0), performance(-1.0, -2.0)
+    (0.8, 0.5, 2.0)
+    """
+    if optimal > 0:
+        return _finite(reward / optimal)
+    if reward >= 0:
+        return 1.0
+    if optimal < 0:
+        return _finite(optimal / reward)
+    return None
+
+
+def convergence_curve(episodes: Records, *, window: int = CONVERGENCE_WINDOW) -> list[float | None]:
+    """Running performance of one seed: :func:`performance` of the trailing window's sums.
+
+    Entry ``e`` is ``performance(Σ reward, Σ optimal_reward)`` over episodes
+    ``max(0, e − window + 1) … e``: a ratio of sums, so one episode with a tiny optimal reward
+    cannot dominate. With rewards that are minus costs it is the oracle's total cost over the
+    system's in the window.
     """
     rewards = np.array([r.reward for r in episodes], dtype=float)
     optimal = np.array([r.optimal_reward for r in episodes], dtype=float)
     curve: list[float | None] = []
     for e in range(len(episodes)):
         lo = max(0, e - window + 1)
-        den = float(optimal[lo : e + 1].sum())
-        curve.append(_finite(float(rewards[lo : e + 1].sum()) / den) if den > 0 else None)
+        curve.append(
+            performance(float(rewards[lo : e + 1].sum()), float(optimal[lo : e + 1].sum()))
+        )
     return curve
 
 

@@ -277,6 +277,7 @@ def _definitions() -> str:
         ("MTTR (`mttr_minutes`)", M.mttr_minutes),
         ("Cost savings (`cost_savings`)", M.cost_savings),
         ("SLA compliance (`sla_compliance`)", M.sla_compliance),
+        ("Performance of a reward", M.performance),
         ("Running performance", M.convergence_curve),
         ("Episodes to 95% of one seed", M.seed_episodes_to_95),
         ("Episodes to 95% (`episodes_to_95`)", M.episodes_to_95),
@@ -1198,9 +1199,9 @@ def _plots(ctx: _Context) -> None:
     )
     ax2.axhline(M.CONVERGENCE_TARGET, color="grey", linestyle="--", linewidth=1)
     ax2.set(
-        title=f"Reward / optimal reward ({M.CONVERGENCE_WINDOW}-episode moving average)",
+        title=f"Performance vs the oracle ({M.CONVERGENCE_WINDOW}-episode moving window)",
         xlabel="episode",
-        ylabel="share of the oracle's reward",
+        ylabel="performance (1 = the oracle's)",
     )
     ax1.legend(fontsize=8)
     ax2.legend(fontsize=8)
