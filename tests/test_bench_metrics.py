@@ -201,6 +201,17 @@ def test_action_distribution_counts_one_response_per_incident() -> None:
     assert M.action_distribution([]) == {}
 
 
+def test_decision_accuracy_compares_the_response_with_the_oracle() -> None:
+    recs = [
+        episode(actions=("no_op", "fallback"), optimal_action="fallback"),
+        episode(actions=("rollback",), optimal_action="fallback"),
+        episode(actions=("no_op",), optimal_action="no_op"),
+        episode(actions=("retrain", "fallback"), optimal_action="fallback"),
+    ]
+    assert M.decision_accuracy(recs) == 0.5
+    assert M.decision_accuracy([]) is None
+
+
 # -- engineers and detection ---------------------------------------------------------------
 
 

@@ -84,6 +84,7 @@ def test_report_has_every_section(report: Path) -> None:
         "## 5.6 Sensitivity",
         "## 6.2 Detection quality",
         "## Engineer intervention",
+        "## Operational risk",
         "## The rules-only system's expert rules",
         "## Definitions",
         "### Statistics",
@@ -139,6 +140,8 @@ def test_report_puts_paper_figures_beside_measured_ones(report: Path) -> None:
     assert "One-way ANOVA across systems: F(3," in text
     assert "Tukey HSD p-values:" in text
     assert "χ²(3)=" in text  # hybrid vs RL-only action distributions
+    assert "| Human | " in text
+    assert "88% (§5.1.2)" in text  # the human baseline's decision accuracy
 
 
 def test_report_states_each_disagreement_in_plain_words(report: Path) -> None:

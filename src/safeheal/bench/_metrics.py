@@ -41,6 +41,7 @@ __all__ = [
     "convergence_curve",
     "cost_savings",
     "cumulative_regret",
+    "decision_accuracy",
     "detection_accuracy",
     "detection_delay_minutes",
     "detection_precision",
@@ -355,6 +356,12 @@ def action_distribution(records: Records) -> dict[str, float]:
         counts[incident_response(r)] += 1
     n = len(records)
     return {a: counts[a] / n for a in sorted(counts)}
+
+
+def decision_accuracy(records: Records) -> float | None:
+    """Share of incidents whose response (:func:`incident_response`) is the oracle's best action
+    for that scenario and seed. None when there are no incidents."""
+    return _share(records, lambda r: incident_response(r) == r.optimal_action)
 
 
 # -- engineers -----------------------------------------------------------------------------

@@ -284,6 +284,7 @@ def _definitions() -> str:
         ("Final regret (`final_regret`)", M.final_regret),
         ("Regret variance (`regret_variance`)", M.regret_variance),
         ("Response to an incident", M.incident_response),
+        ("Decision accuracy", M.decision_accuracy),
         ("Action distribution (`action_distribution`)", M.action_distribution),
         (
             "Engineer minutes per incident (`engineer_minutes_per_incident`)",
@@ -767,7 +768,38 @@ def _actions_section(ctx: _Context) -> str:
             f"Cramér's V={_stat(t.cramers_v)} (n={t.n})."
         )
         lines.append("")
-    lines.append("![Action distribution](actions.png)")
+    rows = []
+    for system, recs in ctx.groups.items():
+        est = _boot_mean(_flags(recs, lambda r: M.incident_response(r) == r.optimal_action))
+        rep = P.figure("5.1.2", "decision_accuracy", system) or P.figure(
+            "6.2", "decision_accuracy", system
+        )
+        verdict = ctx.cmp.verdict(
+            f"decision accuracy against the oracle of {_label(system)}",
+            rep,
+            None if est is None else est.value,
+            "share",
+            low=None if est is None else est.low,
+            high=None if est is None else est.high,
+        )
+        rows.append(
+            [
+                _label(system),
+                _est(est, "share"),
+                _ci(est.low, est.high, "share") if est else "—",
+                f"{rep.text} (§{rep.section})" if rep else "—",
+                verdict,
+            ]
+        )
+    lines += [
+        "Decision accuracy: the share of incidents whose response is the oracle's best action "
+        "(the paper: 88% for the human experts, 5.1.2; 92.3% for the hybrid's decisions against "
+        "experts' in its 1% canary phase, 6.2).",
+        "",
+        _table(["System", "Decision accuracy (± SE)", "95% CI", "Paper", "vs paper"], rows),
+        "",
+        "![Action distribution](actions.png)",
+    ]
     return "\n".join(lines)
 
 
@@ -967,7 +999,8 @@ def _detection_section(ctx: _Context) -> str:
 def _engineer_section(ctx: _Context) -> str:
     human = ctx.groups.get("human", [])
     human_minutes = [r.engineer_minutes for r in human]
-    rows = []
+    rows: list[list[str]] = []
+    esc_rows: list[list[str]] = []
     for system, recs in ctx.groups.items():
         minutes = [r.engineer_minutes for r in recs]
         est = _boot_mean(minutes)
@@ -990,12 +1023,29 @@ def _engineer_section(ctx: _Context) -> str:
             )
         )
         escal = M.escalations_per_incident(recs)
-        escal_share = float(np.mean([r.escalations > 0 for r in recs])) if recs else None
-        rows.append(
+        escalated = _boot_mean(_flags(recs, lambda r: r.escalations > 0)) if recs else None
+        rep_esc = P.figure("6.2", "escalation_share", system)
+        v_esc = ctx.cmp.verdict(
+            f"the share of incidents escalated by {_label(system)}",
+            rep_esc,
+            None if escalated is None else escalated.value,
+            "share",
+            low=None if escalated is None else escalated.low,
+            high=None if escalated is None else escalated.high,
+        )
+        esc_rows.append(
             [
                 _label(system),
                 _num(escal, "stat"),
-                _num(escal_share, "share"),
+                _est(escalated, "share"),
+                _ci(escalated.low, escalated.high, "share") if escalated else "—",
+                rep_esc.text if rep_esc else "—",
+                v_esc,
+            ]
+        )
+        rows.append(
+            [
+                _label(system),
                 _est(est, "minutes"),
                 _ci(est.low, est.high, "minutes") if est else "—",
                 _num(None if reduction is None else reduction.value, "share"),
@@ -1015,7 +1065,8 @@ def _engineer_section(ctx: _Context) -> str:
                 "## Engineer intervention",
                 "",
                 "Paper (6.2, 6.4.1): engineer hours fell from 42 to 3.7 a month (−91.2%); "
-                "escalations from 41% to 3% of incidents (6.4.2). Change = (the system's mean "
+                "escalations from 41% to 3% of incidents (6.4.2; the paper's “before” is the "
+                "human-run operation). Change = (the system's mean "
                 "engineer minutes per incident) / (the human baseline's) − 1, negative when the "
                 "system needs less engineer time; its interval resamples both systems' incidents "
                 "independently.",
@@ -1024,12 +1075,22 @@ def _engineer_section(ctx: _Context) -> str:
                     [
                         "System",
                         "Escalations / incident",
-                        "Incidents escalated",
+                        "Incidents escalated (± SE)",
+                        "95% CI",
+                        "Paper",
+                        "vs paper",
+                    ],
+                    esc_rows,
+                ),
+                "",
+                _table(
+                    [
+                        "System",
                         "Engineer min / incident (± SE)",
                         "95% CI",
                         "Change vs human",
                         "95% CI",
-                        "Paper",
+                        "Paper change",
                         "vs paper",
                     ],
                     rows,
@@ -1043,6 +1104,61 @@ def _engineer_section(ctx: _Context) -> str:
 def _change_stat(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any], axis: int = -1) -> Any:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.mean(a, axis=axis) / np.mean(b, axis=axis) - 1.0
+
+
+def _risk_section(ctx: _Context) -> str:
+    ref = ctx.reference
+    per = {
+        s: [100.0 * M.episode_operational_risk(r) for r in recs] for s, recs in ctx.groups.items()
+    }
+    tests = (
+        S.compare_to_reference(per[ref], {s: v for s, v in per.items() if s != ref}) if ref else {}
+    )
+    rows = []
+    for system, values in per.items():
+        est = _boot_mean(values)
+        t = tests.get(system)
+        cells = (
+            ["reference" if system == ref else "—", "—", "—"]
+            if t is None or t.t is None
+            else [f"t({t.df:.0f})={_stat(t.t)}", _p(t.p_adjusted), _stat(t.d)]
+        )
+        rows.append(
+            [
+                _label(system),
+                _est(est, "score"),
+                _ci(est.low, est.high, "score") if est else "—",
+                _num(M.catastrophic_rate(ctx.groups[system]), "share"),
+                *cells,
+            ]
+        )
+    a = S.anova(per)
+    return "\n".join(
+        [
+            "## Operational risk",
+            "",
+            "The operational-risk score (defined below; 0–100, lower is better) weighs every "
+            "incident by its worst exposure: catastrophic 100, harm that reached production 50, "
+            "harm kept within the canary 10, and 25 × the share of windows out of SLA. The paper "
+            "defines no such score, so there is nothing to compare it with.",
+            "",
+            _table(
+                [
+                    "System",
+                    "Operational risk (± SE)",
+                    "95% CI",
+                    "Catastrophic",
+                    "Welch t vs hybrid",
+                    "p (Bonferroni)",
+                    "Cohen's d",
+                ],
+                rows,
+            ),
+            "",
+            f"One-way ANOVA across systems: F({a.df_between},{a.df_within})={_stat(a.f)}, "
+            f"{_p_eq(a.p)}, η²={_stat(a.eta2)}.",
+        ]
+    )
 
 
 def _catastrophic_statement(ctx: _Context) -> str:
@@ -1379,6 +1495,7 @@ def write_report(
     sens = _sensitivity_section(ctx, sensitivity)
     detection = _detection_section(ctx)
     engineers = _engineer_section(ctx)
+    risk = _risk_section(ctx)
 
     counts = ", ".join(f"{_label(s)} {len(r)}" for s, r in ctx.groups.items())
     head = [
@@ -1423,6 +1540,8 @@ def write_report(
         detection,
         "",
         engineers,
+        "",
+        risk,
         "",
         *rules_part,
         "",
