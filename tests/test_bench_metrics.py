@@ -8,11 +8,14 @@ import math
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from safeheal.bench import _metrics as M
 from safeheal.bench._records import SYSTEMS, WindowCounts
 from safeheal.errors import DataError
 from tests.bench_records import PROFILES, Profile, episode, generate, suite
+from tests.strategies import PROPERTY, episode_results
 
 # -- safety rates --------------------------------------------------------------------------
 
@@ -340,3 +343,25 @@ def test_summarize_rejects_unknown_systems_and_bad_counts() -> None:
         M.summarize([episode()], scenarios=-1, seeds=1)
     with pytest.raises(DataError, match="`seeds`"):
         M.summarize([episode()], scenarios=1, seeds=1.5)  # type: ignore[arg-type]
+
+
+@settings(PROPERTY, max_examples=100)
+@given(st.lists(episode_results(), min_size=1, max_size=12))
+def test_summarize_is_always_json_safe_with_shares_in_range(records: list) -> None:  # type: ignore[type-arg]
+    doc = M.summarize(records, scenarios=3, seeds=4)
+    json.dumps(doc, allow_nan=False)
+    for metrics in doc["systems"].values():
+        for key in (
+            "catastrophic_rate",
+            "safety_violation_rate",
+            "risk_containment",
+            "sla_compliance",
+            "detection_precision",
+            "detection_recall",
+            "false_positive_rate",
+        ):
+            value = metrics[key]
+            assert value is None or 0.0 <= value <= 1.0, key
+        assert metrics["mttr_minutes"] is None or metrics["mttr_minutes"] >= 0.0
+        shares = metrics["action_distribution"].values()
+        assert math.isclose(sum(shares), 1.0)
