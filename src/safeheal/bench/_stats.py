@@ -40,6 +40,8 @@ from scipy import stats
 from scipy.stats.contingency import association
 from statsmodels.stats.multitest import multipletests
 
+from safeheal.errors import DataError
+
 __all__ = [
     "RESAMPLES",
     "AnovaResult",
@@ -173,7 +175,7 @@ def rate_test(table: Sequence[Sequence[int]] | npt.NDArray[np.int64]) -> RateTes
     """
     arr = np.asarray(table, dtype=np.int64)
     if arr.ndim != 2:
-        raise ValueError(f"a contingency table must be 2-dimensional; got shape {arr.shape}")
+        raise DataError(f"a contingency table must be 2-dimensional; got shape {arr.shape}")
     arr = arr[:, arr.sum(axis=0) > 0]
     arr = arr[arr.sum(axis=1) > 0, :]
     n = int(arr.sum())
