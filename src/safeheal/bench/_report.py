@@ -22,7 +22,7 @@ import numpy as np
 from safeheal.bench import _metrics as M
 from safeheal.bench import _paper as P
 from safeheal.bench import _stats as S
-from safeheal.bench._records import FAMILIES, EpisodeResult
+from safeheal.bench._records import FAMILIES, SYSTEMS, EpisodeResult
 from safeheal.errors import DataError
 
 __all__ = ["PLOTS", "write_report"]
@@ -1276,7 +1276,11 @@ def _plots(ctx: _Context) -> None:
 
     systems = list(ctx.groups)
     labels = [_label(s) for s in systems]
-    colors = {s: f"C{i}" for i, s in enumerate(systems)}
+    # One colour per system, the same in every plot and every run.
+    colors = {
+        s: f"C{SYSTEMS.index(s) if s in SYSTEMS else len(SYSTEMS) + i}"
+        for i, s in enumerate(systems)
+    }
 
     def save(fig: Figure, name: str) -> None:
         FigureCanvasAgg(fig)
