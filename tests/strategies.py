@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from safeheal.bench._records import EpisodeResult
 from safeheal.core import Action, Decision, State, Verdict
 from safeheal.heal import (
     ArmCounters,
@@ -231,3 +232,46 @@ canary_events = st.tuples(
     canary_counters | broken_counters(),
     st.sampled_from([None] * 8 + ["pause", "resume"]),
 )
+
+
+# -- benchmark episode records (tests/test_bench_metrics.py) -------------------------------------
+
+
+@st.composite
+def episode_results(draw: st.DrawFn, system: str | None = None) -> EpisodeResult:
+    """Any well-formed :class:`EpisodeResult`: costs and rewards of either sign, missing
+    detections and heals, empty windows and detection counts."""
+    from safeheal.bench._records import FAMILIES, SYSTEMS, WindowCounts
+
+    money = st.floats(-1e6, 1e6, allow_nan=False)
+    minutes = st.floats(0.0, 1e4, allow_nan=False)
+    windows = draw(st.integers(0, 50))
+    actions = st.sampled_from(["no_op", "fallback", "rollback", "retrain", "escalate"])
+    counts = st.integers(0, 30)
+    return EpisodeResult(
+        system=system or draw(st.sampled_from(SYSTEMS)),
+        seed=draw(st.integers(0, 3)),
+        episode=draw(st.integers(0, 50)),
+        scenario=draw(st.sampled_from(["a", "b", "c"])),
+        family=draw(st.sampled_from(FAMILIES)),
+        kind="k",
+        onset_minute=draw(minutes),
+        duration_minutes=draw(minutes),
+        detected_minute=draw(st.none() | minutes),
+        healed_minute=draw(st.none() | minutes),
+        actions=tuple(draw(st.lists(actions, max_size=5))),
+        optimal_action=draw(actions),
+        cost=draw(money),
+        optimal_cost=draw(money),
+        reference_cost=draw(money),
+        reward=draw(money),
+        optimal_reward=draw(money),
+        windows=windows,
+        sla_windows_met=draw(st.integers(0, windows)),
+        catastrophic=draw(st.booleans()),
+        safety_violation=draw(st.booleans()),
+        contained=draw(st.none() | st.booleans()),
+        escalations=draw(st.integers(0, 3)),
+        engineer_minutes=draw(minutes),
+        detection=WindowCounts(draw(counts), draw(counts), draw(counts), draw(counts)),
+    )
