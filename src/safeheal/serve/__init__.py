@@ -30,6 +30,7 @@ gateway through the small Protocols defined here. The admin API acts through ``s
 
 from safeheal.serve._admin import TrafficAdmin
 from safeheal.serve._app import create_app
+from safeheal.serve._dashboard import Dashboard, DashboardStore
 from safeheal.serve._errors import AdminConflictError, ModelNotFoundError, NotSupportedError
 from safeheal.serve._healing import HealingAdmin, HealingStore, traffic_from_registry
 from safeheal.serve._logwriter import LogStats
@@ -56,6 +57,8 @@ __all__ = [
     "AdminConflictError",
     "Arm",
     "CanaryStatus",
+    "Dashboard",
+    "DashboardStore",
     "EscalationStatus",
     "FeedbackRecord",
     "GatewaySettings",
