@@ -163,6 +163,7 @@ def test_one_model_over_time(site: Site) -> None:
     assert critical["outcome"] == "succeeded"
     assert critical["explain"] == f"safeheal explain {stored.id}"
     assert {d["outcome"] for d in decisions if d["id"] != stored.id} == {None}
+    assert {str(d["carried_out"]) for d in decisions} == {"[]"}  # no controller acted here
     assert [c["canary_id"] for c in body["canaries"]] == ["can-1"]
     assert body["roles"] == {}  # no registry given
 

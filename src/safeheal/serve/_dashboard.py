@@ -37,6 +37,19 @@ MAX_WINDOWS = 2_000
 MAX_DECISIONS = 200
 
 
+class IntentLike(Protocol):
+    """An action the controller meant to take (:class:`~safeheal.store.IntentRecord`)."""
+
+    @property
+    def decision_id(self) -> str | None: ...
+
+    @property
+    def action(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+
 @runtime_checkable
 class DashboardStore(Protocol):
     """What the dashboard reads from a store (:class:`~safeheal.store.SqlStore` is one)."""
@@ -56,6 +69,8 @@ class DashboardStore(Protocol):
     def pending_escalations(self, model: str | None = None) -> list[Escalation]: ...
 
     def load_posteriors(self) -> list[Posterior]: ...
+
+    def intents(self, model: str | None = None) -> Sequence[IntentLike]: ...
 
 
 # --- the JSON shapes ----------------------------------------------------------------------------
@@ -142,6 +157,11 @@ class DecisionItem(_Out):
     source: str = Field(description="envelope, bandit or fallback-of-last-resort.")
     context: str
     reasons: list[str] = Field(description="The verdict's and the policy's reasons, in order.")
+    carried_out: list[str] = Field(
+        description="What the controller carried out for this decision, with how far it got "
+        "(e.g. `ESCALATE: done`); empty when it acted on nothing (a NO_OP, shadow mode, a "
+        "human still to answer, the action already in effect)."
+    )
     outcome: Literal["succeeded", "failed"] | None = Field(
         description="The heal's outcome once known."
     )
@@ -248,7 +268,7 @@ def _reasons(decision: Decision) -> list[str]:
 def _escalation(e: Escalation) -> EscalationItem:
     reasons = e.payload.get("reasons")
     meanwhile = e.payload.get("meanwhile")
-    what = meanwhile.get("what") if isinstance(meanwhile, Mapping) else None
+    what = meanwhile.get("what") if isinstance(meanwhile, Mapping) else meanwhile
     return EscalationItem(
         id=e.id,
         model=e.model,
@@ -366,6 +386,11 @@ class Dashboard:
         recent = self.store.decisions(name, limit=max(windows, decisions))
         shown_decisions = list(reversed(recent[-decisions:]))
         done = self.store.outcomes(d.id for d in shown_decisions)
+        shown_ids = {d.id for d in shown_decisions}
+        acted: dict[str, list[str]] = {}
+        for intent in self.store.intents(name):
+            if intent.decision_id in shown_ids:
+                acted.setdefault(intent.decision_id, []).append(f"{intent.action}: {intent.status}")
         items = []
         for d in shown_decisions:
             o = done.get(d.id)
@@ -378,6 +403,7 @@ class Dashboard:
                     source=d.source,
                     context=d.context,
                     reasons=_reasons(d),
+                    carried_out=acted.get(d.id, []),
                     outcome=None if o is None else ("succeeded" if o.success else "failed"),
                     explain=f"safeheal explain {d.id}",
                 )

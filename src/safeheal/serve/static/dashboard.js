@@ -141,8 +141,27 @@
 
   // --- charts ------------------------------------------------------------------------------------
   // One line chart: series [{key, label, color}], horizontal threshold lines, a point per window.
-  function chart({ title, windows, series, lines, lo, hi, marks }) {
+  // A round step for about four intervals over `span` (1, 2, 2.5 or 5 times a power of ten).
+  function niceStep(span) {
+    const e = 10 ** Math.floor(Math.log10(span / 4));
+    const f = span / 4 / e;
+    return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 2.5 ? 2.5 : f <= 5 ? 5 : 10) * e;
+  }
+
+  function decimals(step) {
+    for (let d = 0; d < 6; d++) {
+      const scaled = step * 10 ** d;
+      if (Math.abs(Math.round(scaled) - scaled) < 1e-6) return d;
+    }
+    return 6;
+  }
+
+  function chart({ title, windows, series, lines, lo: bottom, hi: top, marks }) {
     const W = 520, H = 210, L = 46, R = 12, T = 14, B = 30;
+    const step = niceStep(top - bottom);
+    const lo = Math.floor(bottom / step + 1e-9) * step;
+    const hi = Math.ceil(top / step - 1e-9) * step;
+    const digits = decimals(step);
     const n = windows.length;
     const x = (i) => (n === 1 ? L + (W - L - R) / 2 : L + (i * (W - L - R)) / (n - 1));
     const y = (v) => T + (H - T - B) * (1 - (Math.min(Math.max(v, lo), hi) - lo) / (hi - lo));
@@ -151,11 +170,9 @@
       "aria-label": `${title}: ${n} windows; latest ${latest}` });
     svg.append(s("title", {}, `${title}: latest ${latest}`));
     const grid = s("g", { class: "grid" });
-    for (let k = 0; k <= 4; k++) {
-      const v = lo + ((hi - lo) * k) / 4;
+    for (let v = lo; v <= hi + step / 2; v += step) {
       grid.append(s("line", { x1: L, x2: W - R, y1: y(v), y2: y(v) }));
-      grid.append(s("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" },
-        v >= 10 ? v.toFixed(0) : v.toFixed(2)));
+      grid.append(s("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, v.toFixed(digits)));
     }
     svg.append(grid);
     const axis = s("g", { class: "axis" });
@@ -257,7 +274,7 @@
       const wfill = h("div", { class: "fill" });
       wfill.style.width = `${Math.max(0, Math.min(100, c.weight))}%`;
       weight.append(wfill);
-      const lastReason = c.reasons.length ? c.reasons[c.reasons.length - 1] : "";
+      const recent = c.reasons.slice(-3);
       return h("li", { class: "canary", "data-phase": c.phase },
         h("div", { class: "canary-head" },
           h("strong", {}, `v${c.candidate_version}`),
@@ -268,21 +285,23 @@
           `, ${c.checks} check(s), ${c.failed_checks} failed`),
         bar,
         h("div", { class: "weight-row" }, h("span", {}, "traffic to the candidate"), weight),
-        lastReason ? h("p", { class: "reason" }, lastReason) : null,
+        recent.length ? h("ol", { class: "reasons", start: c.reasons.length - recent.length + 1 },
+          recent.map((r) => h("li", {}, r))) : null,
         h("p", { class: "meta" }, `started ${when(c.started_at)}, updated ${when(c.updated_at)}`));
     }));
   }
 
   function decisions(list) {
     if (list.length === 0) return h("p", { class: "empty" }, "No decisions yet.");
-    const head = h("tr", {}, ["Time", "Zone", "Action", "Chosen by", "Outcome", "Why"]
-      .map((t) => h("th", { scope: "col" }, t)));
+    const head = h("tr", {}, ["Time", "Zone", "Decided", "Chosen by", "Carried out", "Outcome",
+      "Why"].map((t) => h("th", { scope: "col" }, t)));
     const rows = list.map((d) => h("tr", { "data-decision": d.id },
       h("td", { class: "nowrap" }, when(d.at)),
       h("td", {}, zoneBadge(d.zone)),
       h("td", {}, h("strong", {}, d.action)),
       h("td", {}, d.source),
-      h("td", {}, d.outcome || (d.action === "NO_OP" ? "–" : "pending")),
+      h("td", {}, d.carried_out.length ? d.carried_out.join(", ") : "nothing"),
+      h("td", {}, d.outcome || (d.carried_out.length ? "pending" : "–")),
       h("td", { class: "reasons" },
         h("ul", {}, d.reasons.map((r) => h("li", {}, r))),
         h("p", { class: "meta" }, "in full: ", h("code", {}, d.explain)))));
