@@ -278,8 +278,9 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
                 labels = 1 - yw if w >= first else yw
                 _log_window(sink, registry, router, model, names, Xw, labels, start)
             end = clock.advance(minutes=1)
-            for ctl in controllers:
-                ctl.run_once(end)
+            for ctl in controllers:  # step by step: run_once would let a slow retrain run late
+                for model in ctl.models:
+                    ctl.step(model, end)
         # A "model" only in the store, whose name and reasons hold markup.
         policy = HybridPolicy(seed=3)
         d = policy.decide(State(drift=0.3, accuracy_drop=0.02, anomaly_rate=0.0))
@@ -317,6 +318,15 @@ def _wait(driver: Any, css: str, timeout: float = 15.0) -> Any:
         raise AssertionError(
             f"{css} did not appear; the page reads:\n{page}\nconsole: {logs}"
         ) from None
+
+
+def _screenshot(driver: Any, path: Path) -> None:
+    """Keep a screenshot of the page (also in $SAFEHEAL_UI_SCREENSHOTS, to look at)."""
+    assert driver.save_screenshot(str(path))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    shots = os.environ.get("SAFEHEAL_UI_SCREENSHOTS")
+    if shots:
+        shutil.copy(path, Path(shots) / path.name)
 
 
 def _click_model(driver: Any, name: str) -> None:
@@ -390,7 +400,7 @@ def test_the_dashboard_shows_models_plots_decisions_canaries_posteriors_and_esca
     assert "RETRAIN" in labels
     assert "95% interval" in labels
 
-    browser.save_screenshot(str(tmp_path / "fair.png"))
+    _screenshot(browser, tmp_path / "fair.png")
 
     # the running canary, in the table
     assert "v2 progressing, 50% of traffic" in rows["fair-canary"]
@@ -403,18 +413,16 @@ def test_the_dashboard_shows_models_plots_decisions_canaries_posteriors_and_esca
     assert f"v{scene.canary_candidate}" in canary.text
     bar = canary.find_element(By.CSS_SELECTOR, "[role=progressbar]")
     assert int(bar.get_attribute("aria-valuenow")) > 0
-    browser.save_screenshot(str(tmp_path / "fair-retrain.png"))
-    shots = os.environ.get("SAFEHEAL_UI_SCREENSHOTS")
-    if shots:
-        for name in ("fair.png", "fair-retrain.png"):
-            shutil.copy(tmp_path / name, Path(shots) / name)
+    _screenshot(browser, tmp_path / "fair-retrain.png")
 
     # nothing went wrong in the page: no console errors (CSP violations included)
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == []
 
 
-def test_markup_in_a_name_or_a_reason_is_shown_as_text(browser: Any, scene: Scene) -> None:
+def test_markup_in_a_name_or_a_reason_is_shown_as_text(
+    browser: Any, scene: Scene, tmp_path: Path
+) -> None:
     from selenium.webdriver.common.by import By
 
     browser.get(f"{scene.url}/ui")
@@ -427,6 +435,7 @@ def test_markup_in_a_name_or_a_reason_is_shown_as_text(browser: Any, scene: Scen
     assert XSS_REASON in browser.find_element(By.ID, "detail").text
     assert browser.execute_script("return window.__xss === undefined")
     assert browser.find_elements(By.CSS_SELECTOR, "main img, main script, main b") == []
+    _screenshot(browser, tmp_path / "markup.png")
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == []
 
@@ -453,5 +462,6 @@ def test_an_empty_gateway_says_there_are_no_models_yet(browser: Any, tmp_path: P
             text = browser.find_element("tag name", "main").text
             assert "None: no escalation is waiting." in text
             assert "No outcomes yet" in text
+            _screenshot(browser, tmp_path / "empty.png")
             errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
             assert errors == []

@@ -426,6 +426,10 @@
   function loop() {
     clearTimeout(timer);
     if (paused) return;
+    if (document.hidden) {  // nobody looks: ask again when the page is shown
+      timer = setTimeout(loop, POLL_MS);
+      return;
+    }
     refresh().finally(() => {
       if (!paused) timer = setTimeout(loop, POLL_MS);
     });
@@ -445,6 +449,9 @@
       } else {
         loop();
       }
+    });
+    document.addEventListener("visibilitychange", () => {
+      if (!document.hidden && !paused) loop();
     });
     window.addEventListener("hashchange", () => {
       const wanted = fromHash();
