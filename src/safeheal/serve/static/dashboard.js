@@ -366,7 +366,8 @@
             h("span", { class: "action" }, p.action),
             h("div", { class: "track post-bar", role: "img", "aria-label": label }, band, mean),
             h("span", { class: "numbers" },
-              `${num(p.mean, 2)} [${num(p.low, 2)}, ${num(p.high, 2)}]`));
+              `${num(p.mean, 2)} [${num(p.low, 2)}, ${num(p.high, 2)}]`,
+              h("span", { class: "counts" }, ` α ${num(p.alpha, 1)} β ${num(p.beta, 1)}`)));
         }))))));
   }
 
