@@ -97,7 +97,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             "cancer",
             ids[2],
             "pending",
-            now[0],
+            T0 + timedelta(minutes=3.5),  # after the critical decision, before the last
             payload={"reasons": ["a novel situation"], "meanwhile": {"what": "v1"}},
         )
     )
@@ -164,6 +164,8 @@ def test_one_model_over_time(site: Site) -> None:
     assert critical["explain"] == f"safeheal explain {stored.id}"
     assert {d["outcome"] for d in decisions if d["id"] != stored.id} == {None}
     assert {str(d["carried_out"]) for d in decisions} == {"[]"}  # no controller acted here
+    # the escalation (raised after the critical decision) holds back the decision after it
+    assert [d["held_by"] for d in decisions] == ["esc-1", None, None, None]
     assert [c["canary_id"] for c in body["canaries"]] == ["can-1"]
     assert body["roles"] == {}  # no registry given
 

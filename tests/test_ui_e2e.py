@@ -386,6 +386,7 @@ def test_the_dashboard_shows_models_plots_decisions_canaries_posteriors_and_esca
     detail = browser.find_element(By.ID, "detail").text
     assert scene.reason in detail
     assert "ESCALATE: done" in detail  # the critical decision was carried out as an escalation
+    assert f"nothing: escalation {scene.escalation_id} waits for a human" in detail  # the later
 
     # the pending escalation: its id and how to approve it
     escalations = browser.find_element(By.ID, "escalations").text

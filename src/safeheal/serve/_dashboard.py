@@ -162,6 +162,10 @@ class DecisionItem(_Out):
         "(e.g. `ESCALATE: done`); empty when it acted on nothing (a NO_OP, shadow mode, a "
         "human still to answer, the action already in effect)."
     )
+    held_by: str | None = Field(
+        description="The pending escalation that held the decision back (the controller takes "
+        "no action while one waits for a human), if any."
+    )
     outcome: Literal["succeeded", "failed"] | None = Field(
         description="The heal's outcome once known."
     )
@@ -391,9 +395,13 @@ class Dashboard:
         for intent in self.store.intents(name):
             if intent.decision_id in shown_ids:
                 acted.setdefault(intent.decision_id, []).append(f"{intent.action}: {intent.status}")
+        pending = self.store.pending_escalations(name)
         items = []
         for d in shown_decisions:
             o = done.get(d.id)
+            held = None
+            if d.id not in acted and d.action is not Action.NO_OP:
+                held = next((e.id for e in pending if e.created_at < d.at), None)
             items.append(
                 DecisionItem(
                     id=d.id,
@@ -404,6 +412,7 @@ class Dashboard:
                     context=d.context,
                     reasons=_reasons(d),
                     carried_out=acted.get(d.id, []),
+                    held_by=held,
                     outcome=None if o is None else ("succeeded" if o.success else "failed"),
                     explain=f"safeheal explain {d.id}",
                 )

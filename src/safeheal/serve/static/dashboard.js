@@ -300,7 +300,9 @@
       h("td", {}, zoneBadge(d.zone)),
       h("td", {}, h("strong", {}, d.action)),
       h("td", {}, d.source),
-      h("td", {}, d.carried_out.length ? d.carried_out.join(", ") : "nothing"),
+      h("td", {}, d.carried_out.length ? d.carried_out.join(", ")
+        : d.held_by ? ["nothing: escalation ", h("code", {}, d.held_by), " waits for a human"]
+          : "nothing"),
       h("td", {}, d.outcome || (d.carried_out.length ? "pending" : "–")),
       h("td", { class: "reasons" },
         h("ul", {}, d.reasons.map((r) => h("li", {}, r))),
