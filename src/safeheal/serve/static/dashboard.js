@@ -134,9 +134,9 @@
           : "none"),
         h("td", {}, m.last_action ? `${m.last_action}, ${when(m.last_decision_at)}` : "–"));
     });
-    replace("models", h("table", { class: "models" },
+    replace("models", h("div", { class: "table-wrap" }, h("table", { class: "models" },
       h("caption", { class: "sr" }, "Models, their zone, mode, traffic split and canary"),
-      h("thead", {}, head), h("tbody", {}, rows)));
+      h("thead", {}, head), h("tbody", {}, rows))));
   }
 
   // --- charts ------------------------------------------------------------------------------------
@@ -307,9 +307,9 @@
       h("td", { class: "reasons" },
         h("ul", {}, d.reasons.map((r) => h("li", {}, r))),
         h("p", { class: "meta" }, "in full: ", h("code", {}, d.explain)))));
-    return h("table", { class: "decisions" },
+    return h("div", { class: "table-wrap" }, h("table", { class: "decisions" },
       h("caption", { class: "sr" }, "Recent decisions, newest first"),
-      h("thead", {}, head), h("tbody", {}, rows));
+      h("thead", {}, head), h("tbody", {}, rows)));
   }
 
   function drawDetail(detail) {
