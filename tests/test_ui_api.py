@@ -165,7 +165,12 @@ def test_one_model_over_time(site: Site) -> None:
     assert {d["outcome"] for d in decisions if d["id"] != stored.id} == {None}
     assert {str(d["carried_out"]) for d in decisions} == {"[]"}  # no controller acted here
     # the escalation (raised after the critical decision) holds back the decision after it
-    assert [d["held_by"] for d in decisions] == ["esc-1", None, None, None]
+    assert [d["held_by"] for d in decisions] == [
+        "escalation esc-1 waits for a human",
+        None,
+        None,
+        None,
+    ]
     assert [c["canary_id"] for c in body["canaries"]] == ["can-1"]
     assert body["roles"] == {}  # no registry given
 

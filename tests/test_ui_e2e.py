@@ -129,6 +129,7 @@ class Scene:
     escalation_id: str
     reason: str
     canary_candidate: int
+    canary_id: str
 
 
 def _config(**extra: Any) -> SafehealConfig:
@@ -294,7 +295,14 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
         fair = store.decisions("fair")
         reason = next(r for r in fair[-1].verdict.reasons)
         try:
-            yield Scene(server.url, store, pending.id, reason, canaries[-1].candidate_version)
+            yield Scene(
+                server.url,
+                store,
+                pending.id,
+                reason,
+                canaries[-1].candidate_version,
+                canaries[-1].id,
+            )
         finally:
             for ctl in controllers:
                 ctl.close()
@@ -321,7 +329,9 @@ def _wait(driver: Any, css: str, timeout: float = 15.0) -> Any:
 
 
 def _screenshot(driver: Any, path: Path) -> None:
-    """Keep a screenshot of the page (also in $SAFEHEAL_UI_SCREENSHOTS, to look at)."""
+    """Keep a screenshot of the whole page (also in $SAFEHEAL_UI_SCREENSHOTS, to look at)."""
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1400, min(int(height) + 140, 8000))
     assert driver.save_screenshot(str(path))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     shots = os.environ.get("SAFEHEAL_UI_SCREENSHOTS")
@@ -414,6 +424,9 @@ def test_the_dashboard_shows_models_plots_decisions_canaries_posteriors_and_esca
     assert f"v{scene.canary_candidate}" in canary.text
     bar = canary.find_element(By.CSS_SELECTOR, "[role=progressbar]")
     assert int(bar.get_attribute("aria-valuenow")) > 0
+    # a decision made while the canary ran says why it was not carried out
+    decisions = browser.find_element(By.CSS_SELECTOR, "#detail table.decisions").text
+    assert f"nothing: canary {scene.canary_id} was running" in decisions
     _screenshot(browser, tmp_path / "fair-retrain.png")
 
     # nothing went wrong in the page: no console errors (CSP violations included)

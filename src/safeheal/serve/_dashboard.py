@@ -163,8 +163,9 @@ class DecisionItem(_Out):
         "human still to answer, the action already in effect)."
     )
     held_by: str | None = Field(
-        description="The pending escalation that held the decision back (the controller takes "
-        "no action while one waits for a human), if any."
+        description="What held a decision that was not carried out back, in plain words: a "
+        "pending escalation (the controller takes no action while one waits for a human) or a "
+        "canary that was running (no new action until it ends)."
     )
     outcome: Literal["succeeded", "failed"] | None = Field(
         description="The heal's outcome once known."
@@ -284,6 +285,22 @@ def _escalation(e: Escalation) -> EscalationItem:
     )
 
 
+def _held_by(
+    d: Decision, pending: Sequence[Escalation], canaries: Sequence[CanaryRecord]
+) -> str | None:
+    """Why ``d`` was not carried out, when the store shows it: an escalation raised before it
+    still waits for a human, or another decision's canary was running when it was made."""
+    for e in pending:
+        if e.created_at < d.at:
+            return f"escalation {e.id} waits for a human"
+    final = ("promoted", "aborted")
+    for c in canaries:
+        running = c.phase not in final or c.updated_at > d.at
+        if c.decision_id != d.id and c.started_at < d.at and running:
+            return f"canary {c.id} was running"
+    return None
+
+
 class Dashboard:
     """Reads what the dashboard shows. ``config`` gives the models' controller modes, the
     thresholds the plots draw and the SLA weights (the paper's defaults without it);
@@ -396,12 +413,13 @@ class Dashboard:
             if intent.decision_id in shown_ids:
                 acted.setdefault(intent.decision_id, []).append(f"{intent.action}: {intent.status}")
         pending = self.store.pending_escalations(name)
+        canaries = self.store.canaries(name, limit=5)
         items = []
         for d in shown_decisions:
             o = done.get(d.id)
             held = None
             if d.id not in acted and d.action is not Action.NO_OP:
-                held = next((e.id for e in pending if e.created_at < d.at), None)
+                held = _held_by(d, pending, canaries)
             items.append(
                 DecisionItem(
                     id=d.id,
@@ -424,7 +442,7 @@ class Dashboard:
             thresholds=self.thresholds(),
             windows=[self._window(d) for d in recent[-windows:]],
             decisions=items,
-            canaries=[_progress(c) for c in reversed(self.store.canaries(name, limit=5))],
+            canaries=[_progress(c) for c in reversed(canaries)],
         )
 
     def posteriors(self) -> PosteriorList:

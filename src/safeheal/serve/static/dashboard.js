@@ -301,7 +301,7 @@
       h("td", {}, h("strong", {}, d.action)),
       h("td", {}, d.source),
       h("td", {}, d.carried_out.length ? d.carried_out.join(", ")
-        : d.held_by ? ["nothing: escalation ", h("code", {}, d.held_by), " waits for a human"]
+        : d.held_by ? `nothing: ${d.held_by}`
           : "nothing"),
       h("td", {}, d.outcome || (d.carried_out.length ? "pending" : "–")),
       h("td", { class: "reasons" },
