@@ -1,7 +1,7 @@
 # Two entry points, both self-contained on a fresh clone:
 #   make demo   create .venv from requirements.lock and run `safeheal demo`
 #   make test   create .venv from requirements.lock, start a throwaway PostgreSQL on loopback,
-#               and run ruff, mypy and pytest
+#               install headless Chromium if missing, and run ruff, mypy and pytest
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -24,10 +24,13 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 # The store's conformance suite runs against a real PostgreSQL on loopback, started here
-# (installed from Debian's packages when missing) and stopped even when pytest fails.
+# (installed from Debian's packages when missing) and stopped even when pytest fails. The
+# dashboard's browser test drives headless Chromium (Debian's chromium and chromium-driver,
+# installed when missing).
 test: lint
 	set -e; pg_env=$$(scripts/postgres.sh start); eval "$$pg_env"; \
 	trap 'scripts/postgres.sh stop' EXIT; \
+	browser_env=$$(scripts/chromium.sh); eval "$$browser_env"; \
 	MLFLOW_DISABLE_TELEMETRY=true $(BIN)/pytest -n 2
 
 bench: $(STAMP)

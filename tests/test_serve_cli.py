@@ -241,6 +241,15 @@ def test_safeheal_serve_serves_logs_and_stops_on_sigterm(
     )
     assert status.json()["models"][0]["roles"] == {"champion": 1}
     assert httpx.get(f"{url}/v1/admin/status", timeout=30).status_code == 401
+    # the dashboard: on by default on loopback, read-only, no token
+    assert httpx.get(f"{url}/ui", timeout=30).status_code == 200
+    [model] = httpx.get(f"{url}/ui/api/models", timeout=30).json()["models"]
+    assert (model["name"], model["served"], model["split"]) == (
+        "cancer",
+        True,
+        [{"version": 1, "weight": 100.0}],
+    )
+    assert httpx.get(f"{url}/ui/api/models/cancer", timeout=30).json()["roles"] == {"champion": 1}
 
     process.send_signal(signal.SIGTERM)
     # uvicorn stops gracefully, then re-raises the signal so that the parent sees it.
@@ -248,6 +257,7 @@ def test_safeheal_serve_serves_logs_and_stops_on_sigterm(
     output = (root / "serve.log").read_text()
     assert "Traceback" not in output
     assert "safeheal serve: cancer on http://127.0.0.1:" in output
+    assert f"dashboard on {url}/ui" in output
     with open_store(root / "safeheal.db") as store:
         (logged,) = SqlInferenceSink(store).inferences("cancer")
     assert (logged.request_id, logged.version, logged.error) == ("cli-1", 1, None)

@@ -191,3 +191,44 @@ def test_role_moves_round_trip_in_order(store: SqlStore) -> None:
     assert store.role_moves("churn") == moves[:3]
     assert store.role_moves("churn", "champion") == [moves[0], moves[2]]
     assert store.role_moves("nobody") == []
+
+
+# -- reading back for the dashboard --------------------------------------------------------------
+
+
+def test_the_canaries_of_a_model_oldest_first_and_the_last_few(store: SqlStore) -> None:
+    first = canary("c1", at=T0)
+    second = canary("c2", at=T0 + timedelta(minutes=5))
+    ended = replace(
+        second,
+        phase="aborted",
+        state=abort(
+            CanaryState.from_dict(second.state), T0 + timedelta(minutes=6), "worse"
+        ).to_dict(),
+        updated_at=T0 + timedelta(minutes=6),
+    )
+    for record in (second, first, canary("c3", model="other"), ended):
+        store.save_canary(record)
+    assert [c.id for c in store.canaries("churn")] == ["c1", "c2"]  # running or ended
+    assert [c.phase for c in store.canaries("churn")] == ["progressing", "aborted"]
+    assert [c.id for c in store.canaries("churn", limit=1)] == ["c2"]
+    assert store.canaries("churn", limit=0) == []
+    assert store.canaries("nobody") == []
+    with pytest.raises(DataError, match="limit must be >= 0; got -1"):
+        store.canaries("churn", limit=-1)
+
+
+def test_outcomes_of_many_decisions_in_one_read(store: SqlStore) -> None:
+    from tests.test_store_conformance import make_decision, outcome_of
+
+    done, failed, open_ = make_decision(), make_decision(), make_decision()
+    for d in (done, failed, open_):
+        store.record_decision(d, model="churn")
+    store.record_outcome(outcome_of(done, True, 0.3), None, None)
+    store.record_outcome(outcome_of(failed, False, None), None, None)
+    got = store.outcomes([done.id, failed.id, open_.id, "unknown"])
+    assert set(got) == {done.id, failed.id}
+    assert (got[done.id].success, got[done.id].cost) == (True, 0.3)
+    assert (got[failed.id].success, got[failed.id].cost) == (False, None)
+    assert got[done.id] == store.get_outcome(done.id)
+    assert store.outcomes([]) == {}

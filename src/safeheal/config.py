@@ -74,6 +74,7 @@ configuration: `bandit.lamda` is not a known key (expected one of: lambda, ...);
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import math
 import os
@@ -582,6 +583,22 @@ def _non_empty(value: str) -> str:
 ModelName = Annotated[str, AfterValidator(_model_name)]
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine only: ``localhost`` or a loopback IP address.
+
+    >>> is_loopback("127.0.0.1"), is_loopback("::1"), is_loopback("localhost")
+    (True, True, True)
+    >>> is_loopback("0.0.0.0"), is_loopback("example.com")
+    (False, False)
+    """
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 class ServeConfig(_Section):
     """``safeheal serve``: where the gateway listens, what it serves, and where it keeps things.
 
@@ -617,6 +634,23 @@ class ServeConfig(_Section):
         default_factory=dict
     )
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    #: The read-only dashboard at /ui (and its JSON under /ui/api), served without a token like
+    #: /metrics: true or false; unset, it is on when ``host`` is a loopback address and off
+    #: otherwise.
+    ui: bool | None = None
+
+    def ui_enabled(self, host: str | None = None) -> bool:
+        """Whether the gateway serves the dashboard when it listens on ``host`` (default
+        ``self.host``): ``ui`` when set, else whether that host is a loopback address.
+
+        >>> ServeConfig().ui_enabled(), ServeConfig().ui_enabled("0.0.0.0")
+        (True, False)
+        >>> ServeConfig(ui=True).ui_enabled("0.0.0.0")
+        True
+        """
+        if self.ui is not None:
+            return self.ui
+        return is_loopback(host or self.host)
 
     @model_validator(mode="after")
     def _one_token(self) -> ServeConfig:

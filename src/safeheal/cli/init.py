@@ -116,6 +116,7 @@ _EXAMPLE_VALUES: dict[str, str] = {
     "serve.admin_token": '"…"',
     "serve.admin_token_env": '"SAFEHEAL_ADMIN_TOKEN"',
     "serve.store": '"safeheal-data/safeheal.db"',
+    "serve.ui": "true",
 }
 
 

@@ -36,16 +36,21 @@ class Serving:
     store: SqlStore
     registry: MlflowRegistry
     admin_enabled: bool
+    ui_enabled: bool = False
 
     def close(self) -> None:
         self.store.close()
 
 
-def build_gateway(config: SafehealConfig, *, source: str = "configuration") -> Serving:
+def build_gateway(
+    config: SafehealConfig, *, source: str = "configuration", host: str | None = None
+) -> Serving:
     """The gateway of ``config.serve``: each model on its champion (or its running canary's
-    split), the admin API through the registry and the store, the inference log in the store.
+    split), the admin API through the registry and the store, the inference log in the store,
+    and the dashboard at /ui when ``serve.ui`` allows it on ``host`` (default ``serve.host``).
     Raises a :class:`~safeheal.errors.SafehealError` naming whatever is wrong."""
     from safeheal.serve import (
+        Dashboard,
         GatewaySettings,
         HealingAdmin,
         RegistryModelSource,
@@ -81,17 +86,24 @@ def build_gateway(config: SafehealConfig, *, source: str = "configuration") -> S
                         f"order it expects, as `serve.feature_names.{name}` in {source}"
                     ) from None
         admin = HealingAdmin(registry=registry, traffic=traffic, store=store, models=models)
+        ui = s.ui_enabled(host)
+        dashboard = (
+            Dashboard(store=store, traffic=traffic, registry=registry, config=config)
+            if ui
+            else None
+        )
         app = create_app(
             models=models,
             traffic=traffic,
             sink=SqlInferenceSink(store),
             admin=admin,
             settings=settings,
+            dashboard=dashboard,
         )
     except BaseException:
         store.close()
         raise
-    return Serving(app, store, registry, token is not None)
+    return Serving(app, store, registry, token is not None, ui)
 
 
 def run_serve(config_path: Path, *, host: str | None = None, port: int | None = None) -> None:
@@ -105,7 +117,7 @@ def run_serve(config_path: Path, *, host: str | None = None, port: int | None = 
         )
     config = load_config(config_path)
     s = config.serve
-    gateway = build_gateway(config, source=str(config_path))
+    gateway = build_gateway(config, source=str(config_path), host=host)
     try:
         where = f"http://{host or s.host}:{port or s.port}"
         admin = (
@@ -115,7 +127,12 @@ def run_serve(config_path: Path, *, host: str | None = None, port: int | None = 
         )
         typer.echo(
             f"safeheal serve: {', '.join(s.models)} on {where}; store {gateway.store.url}; "
-            f"registry {gateway.registry.tracking_uri}; {admin}",
+            f"registry {gateway.registry.tracking_uri}; {admin}; "
+            + (
+                f"dashboard on {where}/ui"
+                if gateway.ui_enabled
+                else "dashboard off (`serve.ui = true` turns it on)"
+            ),
             err=True,
         )
         run_server(gateway.app, host=host or s.host, port=port or s.port, log_level=s.log_level)

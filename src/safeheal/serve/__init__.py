@@ -5,7 +5,10 @@ answers predictions, takes delayed labels as feedback, logs every inference in b
 request path, exposes health and Prometheus metrics, and offers an admin API behind a bearer
 token. Deciding and acting belong to ``safeheal.control`` and ``safeheal.heal``; they reach the
 gateway through the small Protocols defined here. The admin API acts through ``safeheal.heal``
-(:class:`HealingAdmin`: the registry's roles, the ROLLBACK executor, canaries, approvals).
+(:class:`HealingAdmin`: the registry's roles, the ROLLBACK executor, canaries, approvals). With a
+:class:`Dashboard` it also serves a read-only dashboard at ``/ui`` (and its JSON under
+``/ui/api``): the models, their signals and SLA over time, the decisions with their reasons,
+canaries, the bandit's posteriors and the escalations waiting for a human.
 
 >>> from sklearn.datasets import load_breast_cancer
 >>> from sklearn.linear_model import LogisticRegression
@@ -30,6 +33,7 @@ gateway through the small Protocols defined here. The admin API acts through ``s
 
 from safeheal.serve._admin import TrafficAdmin
 from safeheal.serve._app import create_app
+from safeheal.serve._dashboard import Dashboard, DashboardStore
 from safeheal.serve._errors import AdminConflictError, ModelNotFoundError, NotSupportedError
 from safeheal.serve._healing import HealingAdmin, HealingStore, traffic_from_registry
 from safeheal.serve._logwriter import LogStats
@@ -56,6 +60,8 @@ __all__ = [
     "AdminConflictError",
     "Arm",
     "CanaryStatus",
+    "Dashboard",
+    "DashboardStore",
     "EscalationStatus",
     "FeedbackRecord",
     "GatewaySettings",

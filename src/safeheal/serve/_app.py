@@ -33,6 +33,7 @@ from safeheal.errors import (
     UnknownModelError,
 )
 from safeheal.serve._admin import TrafficAdmin
+from safeheal.serve._dashboard import Dashboard
 from safeheal.serve._errors import (
     AdminConflictError,
     ApiError,
@@ -76,6 +77,7 @@ from safeheal.serve._schemas import (
 )
 from safeheal.serve._settings import GatewaySettings
 from safeheal.serve._traffic import choose_arm
+from safeheal.serve._ui import add_dashboard_routes
 
 _log = logging.getLogger("safeheal.serve")
 _P = ParamSpec("_P")
@@ -470,6 +472,7 @@ def create_app(
     admin: AdminActions | None = None,
     settings: GatewaySettings | None = None,
     clock: Callable[[], datetime] | None = None,
+    dashboard: Dashboard | None = None,
 ) -> FastAPI:
     """The serving gateway as a FastAPI app, built from its parts (nothing global).
 
@@ -479,7 +482,8 @@ def create_app(
     default) stamps every logged record, so a controller on an accelerated clock reads the log on
     its own time. The log writer starts and drains with
     the app's lifespan, so run the app under uvicorn (:func:`~safeheal.serve.run_server`) or a
-    ``TestClient`` used as a context manager.
+    ``TestClient`` used as a context manager. With a ``dashboard``
+    (:class:`~safeheal.serve.Dashboard`), the read-only dashboard is served at ``/ui``.
     """
     settings = settings or GatewaySettings()
     cache = models if isinstance(models, ModelCache) else ModelCache(models)
@@ -518,6 +522,7 @@ def create_app(
     app.state.gateway = gateway
     _add_error_handlers(app)
     _add_routes(app)
+    add_dashboard_routes(app, dashboard)
     return app
 
 

@@ -125,6 +125,23 @@ class HealRecords:
             rows = list(conn.execute(query).all())
         return [_canary(r) for r in rows]
 
+    def canaries(self, model: str, *, limit: int | None = None) -> list[CanaryRecord]:
+        """Every canary of ``model``, running or ended, oldest first; with ``limit``, only the
+        ``limit`` started last (what a dashboard shows as the model's canary history)."""
+        if limit is not None and (isinstance(limit, bool) or limit < 0):
+            raise DataError(f"limit must be >= 0; got {limit!r}")
+        t = canaries.c
+        query = select(canaries).where(t.model == model)
+        if limit is not None:
+            query = query.order_by(t.started_at.desc(), t.id.desc()).limit(limit)
+        else:
+            query = query.order_by(t.started_at, t.id)
+        with self._read(f"listing the canaries of {model!r}") as conn:
+            rows = list(conn.execute(query).all())
+        if limit is not None:
+            rows.reverse()
+        return [_canary(r) for r in rows]
+
     # -- escalations -----------------------------------------------------------------------------
 
     def record_escalation(self, escalation: Escalation) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -358,6 +358,21 @@ class SqlStore(HealRecords, ControlRecords, InferenceCounts):
         if success is None:
             return None
         return Outcome(decision_id, bool(success), None if cost is None else float(cost), at)
+
+    def outcomes(self, decision_ids: Iterable[str]) -> dict[str, Outcome]:
+        """The outcomes recorded for ``decision_ids``, by decision id, in one query; decisions
+        without an outcome yet (or unknown ids) are left out."""
+        ids = sorted({str(i) for i in decision_ids})
+        if not ids:
+            return {}
+        t = outcomes.c
+        query = select(t.decision_id, t.success, t.cost, t.at).where(t.decision_id.in_(ids))
+        with self._read("reading outcomes") as conn:
+            rows = conn.execute(query).all()
+        return {
+            str(d): Outcome(str(d), bool(s), None if c is None else float(c), at)
+            for d, s, c, at in rows
+        }
 
     def decisions(
         self,
