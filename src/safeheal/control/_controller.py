@@ -516,6 +516,14 @@ class Controller:
             )
             return None
         monitor, profile = hit
+        if version is not None and data.versions.size and bool(np.any(data.versions != version)):
+            mine = data.served_by(version)
+            if mine.rows >= c.min_rows:  # a split window: judge the version that serves now
+                notes.append(
+                    f"the window's traffic was split between versions; its State is measured "
+                    f"on the {mine.rows} rows version {version}, which serves now, answered"
+                )
+                data = mine
         if data.rows < c.min_rows:
             if data.requests and data.errors == data.requests:
                 notes.append(f"all {data.requests} requests of the window failed")
