@@ -16,12 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from safeheal.errors import DataError
+from safeheal.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from safeheal.cli.loop_demo import LoopSummary, WindowRecord
 
-__all__ = ["write_report"]
+__all__ = ["prepare_report_dir", "write_report"]
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;
@@ -272,6 +272,23 @@ def render(
     return "\n".join(parts)
 
 
+def prepare_report_dir(out_dir: Path | str) -> Path:
+    """Create ``out_dir`` if needed and check it can be written, before a run that takes a while;
+    a :class:`~safeheal.errors.ConfigError` naming the directory otherwise."""
+    path = Path(out_dir)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".safeheal-write-check"
+        probe.write_text("", encoding="utf-8")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the demo report to {path}: {exc.strerror or exc}; pass --out DIR "
+            f"with a directory you can write to"
+        ) from None
+    return path
+
+
 def write_report(
     path: Path,
     windows: Sequence[WindowRecord],
@@ -298,7 +315,7 @@ def write_report(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise DataError(
+        raise ConfigError(
             f"cannot write the demo report to {path}: {exc.strerror or exc}; pass --out DIR "
             f"with a directory you can write to"
         ) from None

@@ -201,7 +201,7 @@ def run_loop_demo(
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.tree import DecisionTreeClassifier
 
-    from safeheal.cli._report import write_report
+    from safeheal.cli._report import prepare_report_dir, write_report
     from safeheal.config import parse_config
     from safeheal.control import Controller, ManualClock, TimedProbe, register_profile
     from safeheal.datasets import load_fair
@@ -213,6 +213,7 @@ def run_loop_demo(
     out = console or Console()
     if json_only:
         out = Console(quiet=True)
+    report_dir = prepare_report_dir(out_dir)
     began = time.perf_counter()
     data = load_fair()
     names = [str(c) for c in data.X.columns]
@@ -390,7 +391,7 @@ def run_loop_demo(
     summary = _summarise(windows, decisions, notes)
     wall = time.perf_counter() - began
     report = write_report(
-        Path(out_dir) / "report.html",
+        report_dir / "report.html",
         windows,
         summary,
         thresholds=thresholds,
