@@ -88,6 +88,36 @@ def test_when_the_fallback_suffers_too_the_controller_retrains_instead_of_escala
     assert later[-1].decision.verdict.zone == "healthy"
 
 
+def test_a_retrain_from_the_fallback_that_cannot_beat_the_champion_escalates(
+    world: World,
+) -> None:
+    router = InMemoryRouter()
+    name = deploy(world, router)
+    fallback = world.registry.roles(name)["fallback"]
+    clock = ManualClock(T0)
+    config = parse_config(
+        {
+            "canary": {"traffic_fraction": 0.5, "validation_minutes": 2.0},
+            "control": {"escalate_novel": False},
+            "retrain": {"min_improvement": 0.9},  # no candidate can beat the champion by that
+        }
+    )
+    ctl = controller(world, router, clock, {name: "autonomous"}, config)
+    [hit] = run(ctl, world, router, clock, name, 1, seed=2050, flip=1.0)
+    assert hit.executed is Action.FALLBACK
+    [on_fb] = run(ctl, world, router, clock, name, 1, seed=2060, flip=1.0)
+    assert on_fb.decision is not None
+    assert on_fb.decision.action is Action.RETRAIN
+    assert on_fb.executed is Action.ESCALATE, on_fb.reasons
+    assert any("a human must decide" in r for r in on_fb.reasons)
+    assert len(world.store.pending_escalations(name)) == 1
+    assert world.registry.roles(name)["fallback"] == fallback  # nothing registered
+    assert router.arms(name) == ((fallback, 100.0),)  # the service stays on its fallback
+    outcome = world.store.get_outcome(on_fb.decision.id)
+    assert outcome is not None
+    assert not outcome.success
+
+
 def test_off_the_fallback_the_same_drop_is_critical_and_forces_fallback(world: World) -> None:
     router = InMemoryRouter()
     name = deploy(world, router)

@@ -135,7 +135,8 @@ class RetrainExecutor(MeteredExecutor):
     4. score candidate and champion on the held-out rows (``estimator.score``: accuracy for a
        classifier, R² for a regressor); unless the candidate's score exceeds the champion's by
        more than ``retrain.min_improvement`` → FAILED, the candidate is not registered and no
-       traffic moves;
+       traffic moves. A failure while the fallback serves (and fails too: the retrain was the
+       last safe step) sets ``escalate``: a human must decide;
     5. when the fallback serves all traffic (the paper's case study, 6.3.1: fallback first,
        then a retrain on fresh data) and ``retrain.refresh_fallback`` is on, the fallback is
        refitted too (a clone of it on the same training rows, within the same time limit): a
@@ -185,9 +186,19 @@ class RetrainExecutor(MeteredExecutor):
             how = spec or ""
         outcome = _train_with_limit(train, X_train, y_train, cfg.time_limit_seconds)
 
+        fallback = ctx.registry.get_role(name, "fallback")
+        on_fallback = fallback is not None and fallback.version == incumbent != champion.version
+
         def failed(why: str) -> ExecutionResult:
             m = Measurement(outcome.cpu_seconds, 0.0, meter.minutes())
-            return make_result(ctx, ExecutionStatus.FAILED, (why,), measured=m)
+            if on_fallback:  # the last safe step failed: nothing automatic is left to try
+                why += (
+                    f"; the fallback version {incumbent} serves and fails too, so a human "
+                    f"must decide"
+                )
+            return make_result(
+                ctx, ExecutionStatus.FAILED, (why,), measured=m, escalate=on_fallback
+            )
 
         if outcome.timed_out:
             return failed(
@@ -219,15 +230,9 @@ class RetrainExecutor(MeteredExecutor):
                 f"it was not registered and no traffic moved"
             )
         refreshed, refresh_note = None, None
-        fallback = ctx.registry.get_role(name, "fallback")
-        if (
-            cfg.refresh_fallback
-            and fallback is not None
-            and fallback.version == incumbent
-            and fallback.version != champion.version
-        ):
+        if cfg.refresh_fallback and on_fallback:
             refreshed, refresh_note = _refresh_fallback(
-                ctx, fallback.version, (X_train, y_train, X_hold, y_hold), cfg.time_limit_seconds
+                ctx, incumbent, (X_train, y_train, X_hold, y_hold), cfg.time_limit_seconds
             )
         version = ctx.registry.register(
             name,
