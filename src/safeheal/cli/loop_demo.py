@@ -379,8 +379,15 @@ def run_loop_demo(
                     )
                     windows.append(w)
                     out.print(_line(w, router.arms(MODEL)))
-                    for why in _details(w):
-                        out.print(f"      [dim]{escape(why)}[/dim]")
+                    indent = " " * 6
+                    for why in _details(w, width=2 * (max(out.width, 60) - len(indent))):
+                        text = textwrap.fill(
+                            why,
+                            max(out.width, 60),
+                            initial_indent=indent,
+                            subsequent_indent=indent + "  ",
+                        )
+                        out.print(f"[dim]{escape(text)}[/dim]", soft_wrap=True)
             hosts.set_slow(None, 0.0)
         decisions = len(store.decisions(MODEL))
         ctl.close()
@@ -486,9 +493,9 @@ def _line(w: WindowRecord, arms: Any) -> str:
     )
 
 
-def _details(w: WindowRecord, width: int = 150) -> list[str]:
+def _details(w: WindowRecord, width: int = 200) -> list[str]:
     """The reasons worth reading under a window's line: why the zone, what was done and why,
-    the canary's step, the restore's evidence. Shortened at whole words."""
+    the canary's step, the restore's evidence. Each shortened to ``width`` at whole words."""
     r = w.result
     d = r.decision
     if d is None:
