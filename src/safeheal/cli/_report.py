@@ -219,19 +219,25 @@ def render(
         f"time; ran in {wall_seconds:.1f} s wall time; written "
         f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}.</p>",
         "<h2>Incidents</h2><table><tr><th>incident</th><th>started</th><th>detected</th>"
-        "<th>action</th><th>healed at</th><th>MTTR (min)</th><th>healed</th></tr>",
+        "<th>action</th><th>healed at</th><th>MTTR (min)</th><th>healed</th>"
+        "<th>SLA met</th><th>champion back at</th></tr>",
     ]
     for i in summary.incidents:
+        sla = "—" if i.sla_compliance is None else f"{i.sla_compliance:.0%}"
         parts.append(
             f"<tr><td>{e(i.kind)}</td><td class='num'>{_num(i.started_at)}</td>"
             f"<td class='num'>{_num(i.detected_at)}</td><td>{e(i.action or '—')}</td>"
             f"<td class='num'>{_num(i.healed_at)}</td><td class='num'>{_num(i.mttr_minutes)}</td>"
-            f"<td class='{'yes' if i.healed else 'no'}'>{'yes' if i.healed else 'no'}</td></tr>"
+            f"<td class='{'yes' if i.healed else 'no'}'>{'yes' if i.healed else 'no'}</td>"
+            f"<td class='num'>{sla}</td><td class='num'>{_num(i.restored_at)}</td></tr>"
         )
     parts.append(
         f"</table><p>SLA compliance <b>{summary.sla_compliance:.1%}</b> of windows; catastrophic "
         f"failures <b>{summary.catastrophic_failures}</b>; decisions <b>{summary.decisions}</b>. "
-        "Times are simulated minutes since the start.</p>"
+        "Times are simulated minutes since the start; an incident's SLA share counts its own "
+        "windows and the healthy ones after it. Healed: the action's outcome was recorded as a "
+        "success (its canary passed or it was done, and the SLA recovered in the next "
+        "window).</p>"
     )
     for title, png in plots(windows, thresholds):
         parts.append(f"<h2>{e(title)}</h2><img alt='{e(title)}' src='data:image/png;base64,{png}'>")
