@@ -64,6 +64,21 @@ def test_demo_json_heals_every_incident_and_writes_the_report(tmp_path: Path) ->
         assert kind in text
     assert "fallback-failing" in text  # the retrain's zone, with its reasons
     assert "a timed probe of it" in text  # the restore's evidence
+    # window by window: (traffic, done) from the decisions table
+    rows = re.findall(
+        r"<tr><td class='num'>w\d\d</td><td class='num'>[^<]*</td><td>([^<]*)</td>"
+        r"<td class='num'>[^<]*</td><td class='\w+'>[^<]*</td><td>[^<]*</td><td>([^<(]*)",
+        text,
+    )
+    assert len(rows) == 28
+    done = [d.strip() for _, d in rows]
+    # one FALLBACK per incident that needs one, no flapping back and forth
+    assert done.count("FALLBACK") == 4
+    assert done.count("RETRAIN") == 1
+    # after the latency incident the champion comes back only once its host is fast again
+    back = [t for t, d in rows if d.startswith("RESTORE")]
+    assert "latency" not in back
+    assert "after latency" in back
 
 
 def test_demo_help_shows_the_closed_loop_and_hides_heal(tmp_path: Path) -> None:
