@@ -1159,8 +1159,7 @@ class Controller:
         evidence in words.
 
         The probe times the model where it serves but not the network and queueing of a real
-        request, so it is compared with a number that includes them: it can only err towards
-        waiting."""
+        request; a probe within half the SLO leaves the other half for them."""
         hit = self._monitors.get(model, champion)
         slo = hit[1].latency_slo_ms if hit is not None else 100.0
         X = self._probe_sample(model, champion, data)

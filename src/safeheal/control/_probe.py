@@ -12,8 +12,8 @@ inputs: the restore waits while the probe is above ``control.restore_latency_tol
 p95 (never asked to be under half the latency SLO: a probe of a few milliseconds varies that much
 with the load of the machine, and what matters is the SLO; never allowed above the SLO).
 Without a healthy latency on record, the probe must be within the latency SLO. The probe times
-the model where it serves but not the network and queueing of a real request, so comparing it
-with the logged latency of real requests errs towards waiting.
+the model where it serves but not the network and queueing of a real request: comparing it with
+the logged latency of real requests, and with at most the whole SLO, errs towards waiting.
 
 The probe must run *where the version serves*: a probe that loads the model into the
 controller's own process measures the model, not the host it runs on. :class:`TimedProbe` times
