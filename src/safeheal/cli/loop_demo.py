@@ -34,7 +34,6 @@ import tempfile
 import textwrap
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -655,9 +654,3 @@ def _summary_table(summary: LoopSummary) -> Table:
             m(i.restored_at),
         )
     return t
-
-
-def served_shares(windows: list[WindowRecord]) -> Mapping[int, list[float]]:
-    """Per version, its share of each window's rows (for the traffic-split plot)."""
-    versions = sorted({v for w in windows for v in w.served})
-    return {v: [w.served.get(v, 0.0) for w in windows] for v in versions}
