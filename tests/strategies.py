@@ -51,6 +51,11 @@ def latency_ratio() -> st.SearchStrategy[float]:
     )
 
 
+def fallback_share() -> st.SearchStrategy[float]:
+    """Share of a window's rows the fallback served: mostly none or all, sometimes a canary's."""
+    return st.one_of(st.sampled_from([0.0, 1.0, 1.0 - _EPS, 0.5]), st.floats(0.0, 1.0))
+
+
 def states() -> st.SearchStrategy[State]:
     """Any valid State."""
     return st.builds(
@@ -60,6 +65,7 @@ def states() -> st.SearchStrategy[State]:
         anomaly_rate=unit(),
         latency_ratio=latency_ratio(),
         error_rate=unit(),
+        fallback_share=fallback_share(),
     )
 
 
@@ -73,6 +79,7 @@ def calm_states() -> st.SearchStrategy[State]:
         anomaly_rate=st.floats(0.0, 0.05),
         latency_ratio=st.floats(0.0, 1.0),
         error_rate=st.floats(0.0, 0.05),
+        fallback_share=fallback_share(),
     )
 
 

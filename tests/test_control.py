@@ -27,6 +27,7 @@ from sklearn.tree import DecisionTreeClassifier
 from safeheal.config import SafehealConfig, parse_config
 from safeheal.control import (
     Controller,
+    LatencyProbe,
     ManualClock,
     WindowResult,
     make_profile,
@@ -154,10 +155,12 @@ def serve(
     shift: float = 0.0,
     flip: float = 0.0,
     rows: int = ROWS,
+    latency: dict[int, float] | None = None,
 ) -> None:
     """One window of traffic from ``start``: rows drawn from the live data (``shift`` standard
     deviations added to every feature; ``flip``: share of labels inverted, a concept drift),
-    answered by the versions the router picks, logged with their labels."""
+    answered by the versions the router picks, logged with their labels and a latency of 12 ms
+    (``latency``: another one per version, a slow host)."""
     rng = np.random.default_rng(seed)
     idx = rng.choice(len(world.y_live), size=rows, replace=False)
     X = world.X_live[idx] + shift * world.X_ref.std(axis=0)
@@ -184,7 +187,7 @@ def serve(
                 world.names,
                 X[i : i + 1],
                 [int(preds[i])],
-                12.0,
+                (latency or {}).get(int(versions[i]), 12.0),
                 None,
                 at,
             )
@@ -238,6 +241,7 @@ def controller(
     models: dict[str, Any],
     config: SafehealConfig,
     executors: ExecutorRegistry | None = None,
+    probe: LatencyProbe | None = None,
 ) -> Controller:
     policy = HybridPolicy.from_config(config, store=world.store, seed=1, clock=clock)
     return Controller(
@@ -249,6 +253,7 @@ def controller(
         clock,
         config,
         models=models,
+        probe=probe,
     )
 
 

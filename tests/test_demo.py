@@ -1,4 +1,5 @@
-"""The main job: `safeheal demo` shows healthy windows clean and each injected problem caught."""
+"""The signals-only demo (`safeheal demo --signals`) shows healthy windows clean and each
+injected problem caught."""
 
 from __future__ import annotations
 
@@ -29,10 +30,12 @@ def test_demo_detects_each_phase() -> None:
     assert "Accuracy fell" in text
 
 
-def test_demo_command_runs_end_to_end() -> None:
+def test_signals_demo_command_runs_end_to_end() -> None:
     exe = Path(sys.executable).with_name("safeheal")
     env = {**os.environ, "COLUMNS": "120"}
-    out = subprocess.run([str(exe), "demo"], capture_output=True, text=True, env=env, timeout=300)
+    out = subprocess.run(
+        [str(exe), "demo", "--signals"], capture_output=True, text=True, env=env, timeout=300
+    )
     assert out.returncode == 0, out.stderr
     assert "covariate shift" in out.stdout
     assert "drifted" in out.stdout

@@ -13,8 +13,17 @@ EPS = 1e-9
 N, F, R, T = Action.NO_OP, Action.FALLBACK, Action.ROLLBACK, Action.RETRAIN
 
 
-def s(d: float = 0.0, a: float = 0.0, r: float = 0.0, lat: float = 0.0, e: float = 0.0) -> State:
-    return State(drift=d, accuracy_drop=a, anomaly_rate=r, latency_ratio=lat, error_rate=e)
+def s(
+    d: float = 0.0,
+    a: float = 0.0,
+    r: float = 0.0,
+    lat: float = 0.0,
+    e: float = 0.0,
+    fb: float = 0.0,
+) -> State:
+    return State(
+        drift=d, accuracy_drop=a, anomaly_rate=r, latency_ratio=lat, error_rate=e, fallback_share=fb
+    )
 
 
 ENV = SafetyEnvelope()
@@ -51,6 +60,20 @@ ENV = SafetyEnvelope()
         # watch: risk_high, here by ρ > 0.03
         (s(r=0.03), "healthy"),
         (s(r=0.03 + EPS), "watch"),
+        # fallback-failing: the fallback serves everything (share ≥ 1) and a > 0.10 on it, with
+        # inputs and SLOs fine; otherwise the zone the signals alone give
+        (s(a=0.10, fb=1.0), "healthy"),
+        (s(a=0.10 + EPS, fb=1.0), "fallback-failing"),
+        (s(a=0.20, fb=1.0 - EPS), "critical"),
+        (s(a=0.20, fb=1.0), "fallback-failing"),
+        (s(a=0.20, d=0.30, fb=1.0), "fallback-failing"),
+        (s(a=0.20, r=0.05, fb=1.0), "fallback-failing"),
+        (s(a=0.20, r=0.05 + EPS, fb=1.0), "critical"),
+        (s(a=0.20, lat=1.0, fb=1.0), "fallback-failing"),
+        (s(a=0.20, lat=1.0 + EPS, fb=1.0), "critical"),
+        (s(a=0.20, e=0.05, fb=1.0), "fallback-failing"),
+        (s(a=0.20, e=0.05 + EPS, fb=1.0), "critical"),
+        (s(d=0.30, fb=1.0), "critical"),  # drift on the fallback without an accuracy drop
         # healthy: everything at zero
         (s(), "healthy"),
     ],
@@ -61,6 +84,7 @@ def test_each_boundary_on_both_sides(state: State, zone: str) -> None:
 
 def test_every_zone_has_the_papers_actions() -> None:
     expected = {
+        "fallback-failing": (None, {T}, T),
         "critical": (F, {F}, F),
         "degraded": (None, {R, T, F}, R),
         "drifting": (None, {T, F, N}, T),
@@ -68,6 +92,7 @@ def test_every_zone_has_the_papers_actions() -> None:
         "healthy": (None, {N}, None),
     }
     examples = {
+        "fallback-failing": s(a=0.2, fb=1.0),
         "critical": s(d=0.28),
         "degraded": s(a=0.13, d=0.05),
         "drifting": s(d=0.18),
@@ -118,6 +143,37 @@ def test_every_state_gets_a_consistent_verdict(state: State) -> None:
     # the verdict is the first matching rule's
     first = next(r for r in ENV.rules if r.matches(state))
     assert first.zone == v.zone
+    # Only the critical zone forces an action (design.md 3.2/3.5); the zone that asks for a
+    # retrain while the fallback serves forces nothing and permits only RETRAIN.
+    assert (v.mandatory is not None) == (v.zone == "critical")
+    if v.zone == "fallback-failing":
+        assert state.fallback_share >= 1.0
+        assert state.accuracy_drop > 0.10
+        assert v.permitted == {T}
+
+
+@given(states())
+@PROPERTY
+def test_an_sla_breach_off_the_fallback_is_always_critical(state: State) -> None:
+    """Whatever the fallback share, a state that breaches the paper's fallback thresholds or an
+    SLO is answered by FALLBACK, unless the fallback already serves everything and the breach
+    is its accuracy alone (then RETRAIN, the next safe step)."""
+    t = 1e-12
+    breach = (
+        state.drift > 0.20 + t
+        or state.accuracy_drop > 0.15 + t
+        or state.anomaly_rate > 0.05 + t
+        or state.latency_ratio > 1.0 + t
+        or state.error_rate > 0.05 + t
+    )
+    v = ENV.assess(state)
+    if breach and v.zone != "critical":
+        assert v.zone == "fallback-failing"
+        assert state.fallback_share >= 1.0
+        assert state.accuracy_drop > 0.10
+        assert state.anomaly_rate <= 0.05
+        assert state.latency_ratio <= 1.0
+        assert state.error_rate <= 0.05
 
 
 def test_thresholds_can_be_moved() -> None:

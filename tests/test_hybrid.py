@@ -217,3 +217,17 @@ def test_bad_arguments() -> None:
         HybridPolicy().decide((0.1, 0.2, 0.0))  # type: ignore[arg-type]
     with pytest.raises(StateError, match="drift must be a number in"):
         State(drift=float("nan"), accuracy_drop=0.0, anomaly_rate=0.0)
+
+
+def test_on_the_fallback_an_accuracy_breach_asks_for_a_retrain_not_a_fallback() -> None:
+    """Paper 6.3.1: fallback first, then a retrain on fresh data. Off the fallback, a = 0.2 is
+    critical (FALLBACK forced); on it (the fallback suffers too), RETRAIN is chosen, not forced."""
+    policy = HybridPolicy(seed=3)
+    off = policy.decide(State(drift=0.0, accuracy_drop=0.2, anomaly_rate=0.0))
+    assert (off.action, off.source) == (Action.FALLBACK, "envelope")
+    on = policy.decide(State(drift=0.0, accuracy_drop=0.2, anomaly_rate=0.0, fallback_share=1.0))
+    assert on.verdict.zone == "fallback-failing"
+    assert on.verdict.mandatory is None
+    assert on.action is Action.RETRAIN
+    assert on.source in {"bandit", "fallback-of-last-resort"}
+    assert on.context.startswith("fallback-failing/")

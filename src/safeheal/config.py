@@ -481,6 +481,10 @@ class RetrainConfig(_Section):
     min_improvement: Unit = H.RETRAIN_MIN_IMPROVEMENT
     min_samples: Annotated[int, Field(ge=4)] = H.RETRAIN_MIN_SAMPLES
     seed: Annotated[int, Field(ge=0)] = H.RETRAIN_SEED
+    #: When the retrain runs while the fallback serves (the fallback suffers from the same
+    #: change), refit a clone of the fallback on the same rows too; it becomes the fallback if
+    #: it beats the old one on the held-out rows (a fallback must be valid on today's data).
+    refresh_fallback: bool = H.RETRAIN_REFRESH_FALLBACK
 
 
 class EscalationConfig(_Section):
@@ -523,6 +527,12 @@ class ControlConfig(_Section):
     #: while its fallback serves, is in the envelope's ``healthy`` zone before the controller
     #: routes all traffic back to it.
     restore_windows: Annotated[int, Field(ge=1, le=1000)] = 2
+    #: Before a restore, a timed probe of the champion on a sample of the window's inputs must
+    #: be within this many times its p95 serving latency while healthy (shadow cannot see its
+    #: latency): a champion whose host is still slow keeps waiting.
+    restore_latency_tolerance: Annotated[float, Field(ge=1.0, le=1000.0)] = 2.0
+    #: Rows of the window's inputs the champion's latency probe predicts on.
+    probe_rows: Annotated[int, Field(ge=1, le=100_000)] = 50
     #: Consecutive failed heals of one model after which the controller escalates.
     max_consecutive_failures: Annotated[int, Field(ge=1, le=1000)] = 3
     #: Escalate a critical state in a context the bandit has no outcome in yet (design.md 7).

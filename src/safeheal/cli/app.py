@@ -43,36 +43,61 @@ def demo(
     seed: Annotated[
         int,
         typer.Option(
-            min=0, max=2**32 - 1, help="Seed for the data split, the model and the stream."
+            min=0, max=2**32 - 1, help="Seed for the data split, the models and the traffic."
         ),
     ] = 7,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print only the summary as JSON on stdout (the report is still written)."
+        ),
+    ] = False,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="Directory for the HTML report (report.html), created if needed."
+        ),
+    ] = Path("safeheal-demo"),
+    signals: Annotated[
+        bool,
+        typer.Option(
+            "--signals",
+            help="Instead: the older signals-only demo (a model, drifting windows, the signals).",
+        ),
+    ] = False,
     window: Annotated[
-        int, typer.Option(min=50, max=2000, help="Rows per monitoring window (50 to 2,000).")
+        int,
+        typer.Option(
+            min=50, max=2000, help="With --signals: rows per monitoring window (50 to 2,000)."
+        ),
     ] = 300,
     heal: Annotated[
         bool,
-        typer.Option(
-            "--heal",
-            help="Run the closed loop: gateway and controller heal a stream of incidents.",
-        ),
-    ] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="With --heal: print only the summary as JSON.")
+        typer.Option("--heal", hidden=True, help="Deprecated: the closed loop is the default."),
     ] = False,
 ) -> None:
-    """Train a model on a real data set, stream it with injected drift, and watch the signals.
+    """Watch safeheal heal a model: the closed loop through four incidents, on loopback.
 
-    With --heal: the closed loop (registry, gateway, controller) through five incidents."""
-    if heal:
-        from safeheal.cli.loop_demo import run_loop_demo
+    Trains a champion and a fallback on a real data set, registers them in MLflow, serves them
+    through the gateway over HTTP, and runs the controller on a simulated clock through a
+    covariate shift, a concept drift, a latency incident and a burst of anomalous inputs,
+    showing each decision with its reason, the canary steps and the recovery. Ends with a
+    summary table and writes an HTML report (plots and every decision) to --out.
+    """
+    del heal  # accepted for scripts written when the closed loop needed it; it changes nothing
+    if signals:
+        if as_json:
+            raise typer.BadParameter(
+                "--json prints the closed loop's summary; drop --signals to use it",
+                param_hint="--json",
+            )
+        from safeheal.cli.demo import run_demo
 
-        run_loop_demo(seed=seed, json_only=as_json)
+        run_demo(seed=seed, window=window)
         return
-    if as_json:
-        raise typer.BadParameter("--json needs --heal", param_hint="--json")
-    from safeheal.cli.demo import run_demo
+    from safeheal.cli.loop_demo import run_loop_demo
 
-    run_demo(seed=seed, window=window)
+    run_loop_demo(seed=seed, json_only=as_json, out_dir=out)
 
 
 @app.command()

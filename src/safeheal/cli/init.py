@@ -71,6 +71,7 @@ KEY_HELP: dict[str, str] = {
     "retrain.min_improvement": "the candidate must beat the champion by more than this",
     "retrain.min_samples": "fewest labelled rows a retrain is attempted with",
     "retrain.seed": "seed of the train/holdout split",
+    "retrain.refresh_fallback": "on the fallback, refit the fallback too on the same rows",
     "escalation.webhook_url": "where escalations are POSTed as JSON (none: only recorded)",
     "escalation.timeout_seconds": "how long the webhook may take to answer",
     "fallback.plan": '"immediate" (all traffic at once) or "canary" (as in the paper)',

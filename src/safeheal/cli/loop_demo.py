@@ -1,4 +1,4 @@
-"""`safeheal demo --heal`: the closed loop on Fair's survey data, on a simulated clock.
+"""`safeheal demo`: the closed loop on Fair's survey data, on a simulated clock.
 
 Everything runs in a temporary directory on loopback: an MLflow registry and a SQLite store, a
 champion (gradient boosting) and a fallback (a small decision tree) registered with their roles and
@@ -6,56 +6,69 @@ monitoring profiles, the real gateway over HTTP (:class:`~safeheal.serve.ServerT
 127.0.0.1), and a :class:`~safeheal.control.Controller` in ``autonomous`` mode on a
 :class:`~safeheal.control.ManualClock` that moves one window per step.
 
-Incidents come in turn, each lasting a few windows and followed by healthy windows: covariate
-shift (rows sampled with a bias towards long marriages), concept drift (labels flipped for
-respondents under 25), a latency incident, and a burst of anomalous inputs. The gateway cannot be
-made slow on purpose, so the latency incident (the champion's host turns slow) is simulated: its
-windows' records are written straight through the inference sink, with a high ``latency_ms`` for
-the requests the champion answers (the output says so).
+Incidents come in turn, each followed by healthy windows:
+
+- **covariate shift**: rows sampled with a bias towards long marriages;
+- **concept drift**: from now on the answer flips for respondents under 25. It is a change of the
+  world, so it stays: the champion and the fallback both fail on it, and the loop heals it as the
+  paper's case study does (6.3.1): fallback first, then, the fallback failing too, a retrain on the
+  recent labelled rows deployed by canary (the fallback is refitted on the same rows);
+- **latency**: the champion's host turns slow for a few windows. The slowness is real: the
+  gateway's model source for the champion's version sleeps before predicting while the host is
+  slow, so the gateway measures and logs it. The controller's latency probe goes through the same
+  model source (where the version serves), so the champion gets its traffic back only once the
+  host is fast again;
+- **anomalous inputs**: a burst of rows with every feature far outside the reference.
 
 Nothing in the summary is scripted: detection, action and healing are read from what the
-controller decided and recorded.
+controller decided and recorded. A self-contained HTML report (plots over simulated time and the
+decisions with their reasons) is written to ``--out`` (default ``./safeheal-demo``).
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import sys
 import tempfile
 import textwrap
+import threading
 import time
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-__all__ = ["IncidentSummary", "LoopSummary", "run_loop_demo"]
+__all__ = ["IncidentSummary", "LoopSummary", "WindowRecord", "run_loop_demo"]
 
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 MODEL = "fair"
 #: Requests per window and rows per request.
-REQUESTS = 8
+REQUESTS = 16
 BATCH = 50
-#: Latency written for the simulated latency incident (the profile's SLO is 100 ms): the
-#: champion's requests are slow, other versions' are not.
-SLOW_MS = 450.0
-FAST_MS = 5.0
+#: The service's latency SLO (p95 per request) and the seconds the champion's slow host takes per
+#: request. The SLO leaves room for a loaded laptop: a p95 over 16 requests is their slowest but
+#: one, and one request held up by the machine must not read as an incident.
+LATENCY_SLO_MS = 250.0
+SLOW_SECONDS = 0.6
 #: A window is a catastrophic failure when a version whose accuracy is this far below the
 #: champion's baseline serves more than half of the window's rows.
 CATASTROPHIC_DROP = 0.30
-#: (kind, incident windows, healthy windows after it)
+#: (kind, incident windows, healthy windows after it). The latency incident's host stays slow
+#: for all its windows, after the traffic has left it; concept drift never goes away.
 SCRIPT: tuple[tuple[str, int, int], ...] = (
     ("healthy", 3, 0),
-    ("covariate shift", 3, 2),
-    ("concept drift", 4, 2),
-    ("latency", 3, 2),
-    ("anomalous inputs", 3, 2),
+    ("covariate shift", 3, 3),
+    ("concept drift", 6, 0),
+    ("latency", 4, 3),
+    ("anomalous inputs", 3, 3),
 )
+INCIDENTS = tuple(kind for kind, _, _ in SCRIPT if kind != "healthy")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +82,14 @@ class IncidentSummary:
     healed_at: float | None
     mttr_minutes: float | None
     healed: bool
+    #: Share of the incident's windows (its own and the healthy ones after it) within the SLA.
+    sla_compliance: float | None = None
+    #: When all traffic went back to the champion after a fallback, if it did in this span.
+    restored_at: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The issue's fields (the table's extra columns are not part of the JSON)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("sla_compliance", "restored_at")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +102,7 @@ class LoopSummary:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "incidents": [asdict(i) for i in self.incidents],
+            "incidents": [i.to_json() for i in self.incidents],
             "sla_compliance": self.sla_compliance,
             "catastrophic_failures": self.catastrophic_failures,
             "decisions": self.decisions,
@@ -89,7 +110,9 @@ class LoopSummary:
 
 
 @dataclass(slots=True)
-class _Window:
+class WindowRecord:
+    """One window of the demo: what was sent, what the controller saw, decided and did."""
+
     index: int
     incident: str  # the incident this window belongs to (its own windows and the healthy tail)
     active: bool  # whether the incident is going on in this window
@@ -98,6 +121,49 @@ class _Window:
     result: Any  # WindowResult
     sla_ok: bool | None
     catastrophic: bool
+    #: Share of the window's rows each version answered.
+    served: dict[int, float]
+    #: Roles after the window (role → version).
+    roles: dict[str, int]
+
+
+class _Hosts:
+    """The gateway's model source, with each version on a host that can be made slow.
+
+    A :class:`~safeheal.serve.ModelSource` around another: ``slow[version]`` seconds are spent
+    before every prediction of that version (a host that turned slow), so the gateway measures
+    and logs the slowness, and so does a latency probe that goes through the same source.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.slow: dict[int, float] = {}
+        self._lock = threading.Lock()
+
+    def delay(self, version: int) -> float:
+        with self._lock:
+            return self.slow.get(version, 0.0)
+
+    def set_slow(self, version: int | None, seconds: float) -> None:
+        with self._lock:
+            self.slow = {} if version is None else {version: seconds}
+
+    def load(self, name: str, version: int) -> Any:
+        return _Hosted(self, version, self.inner.load(name, version))
+
+    def feature_names(self, name: str, version: int) -> Any:
+        return self.inner.feature_names(name, version)
+
+
+class _Hosted:
+    def __init__(self, hosts: _Hosts, version: int, predictor: Any) -> None:
+        self.hosts, self.version, self.predictor = hosts, version, predictor
+
+    def predict(self, X: Any) -> Any:
+        seconds = self.hosts.delay(self.version)
+        if seconds:
+            time.sleep(seconds)
+        return self.predictor.predict(X)
 
 
 def _minutes(t: datetime) -> float:
@@ -106,6 +172,7 @@ def _minutes(t: datetime) -> float:
 
 def _rows(
     kind: str,
+    concept: bool,
     X: np.ndarray[Any, Any],
     y: np.ndarray[Any, Any],
     names: list[str],
@@ -113,7 +180,8 @@ def _rows(
     rng: np.random.Generator,
     n: int,
 ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-    """``n`` rows and their labels for one window of ``kind`` traffic, drawn from unseen rows."""
+    """``n`` rows and their labels for one window of ``kind`` traffic, drawn from unseen rows;
+    ``concept``: the changed concept holds (the answer flips for respondents under 25)."""
     p = None
     if kind == "covariate shift":
         years = X[:, names.index("yrs_married")]
@@ -121,39 +189,41 @@ def _rows(
         p = w / w.sum()
     idx = rng.choice(len(y), size=n, replace=False, p=p)
     rows, labels = X[idx].copy(), y[idx].copy()
-    if kind == "concept drift":
+    if concept:
         young = rows[:, names.index("age")] < 25
         labels[young] = 1 - labels[young]
-    elif kind == "anomalous inputs":
+    if kind == "anomalous inputs":
         burst = rng.random(n) < 0.3
         rows[burst] += 12.0 * ref_std  # every feature far outside the reference
     return rows, labels
 
 
 def run_loop_demo(
-    *, seed: int = 7, console: Console | None = None, json_only: bool = False
+    *,
+    seed: int = 7,
+    console: Console | None = None,
+    json_only: bool = False,
+    out_dir: Path | str = Path("safeheal-demo"),
 ) -> LoopSummary:
-    """Run the closed-loop demo; prints live lines and a summary table (or only the JSON)."""
+    """Run the closed-loop demo; prints live lines and a summary table (or only the JSON), and
+    writes the HTML report to ``out_dir/report.html``."""
     import httpx
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.tree import DecisionTreeClassifier
 
+    from safeheal.cli._report import prepare_report_dir, write_report
     from safeheal.config import parse_config
-    from safeheal.control import Controller, ManualClock, register_profile
+    from safeheal.control import Controller, ManualClock, TimedProbe, register_profile
     from safeheal.datasets import load_fair
     from safeheal.heal import InMemoryRouter, MlflowRegistry, approve, default_executors
     from safeheal.policy import HybridPolicy
-    from safeheal.serve import (
-        InferenceRecord,
-        RegistryModelSource,
-        ServerThread,
-        create_app,
-    )
+    from safeheal.serve import RegistryModelSource, ServerThread, create_app
     from safeheal.store import SqlInferenceSink, open_store
 
     out = console or Console()
     if json_only:
         out = Console(quiet=True)
+    report_dir = prepare_report_dir(out_dir)
     began = time.perf_counter()
     data = load_fair()
     names = [str(c) for c in data.X.columns]
@@ -179,7 +249,7 @@ def run_loop_demo(
 
     root = Path(tempfile.mkdtemp(prefix="safeheal-demo-"))
     store = open_store(root / "safeheal.db")
-    windows: list[_Window] = []
+    windows: list[WindowRecord] = []
     notes: list[str] = []
     try:
         registry = MlflowRegistry.local(root / "mlflow", move_log=store)
@@ -199,9 +269,11 @@ def run_loop_demo(
                 X_eval=X_eval,
                 y_eval=y_eval,
                 feature_names=names,
+                latency_slo_ms=LATENCY_SLO_MS,
             )
         router = InMemoryRouter()
         router.set_arms(MODEL, [(v1, 100.0)])
+        hosts = _Hosts(RegistryModelSource(registry, feature_names={MODEL: names}))
         policy = HybridPolicy.from_config(config, store=store, seed=seed, clock=clock)
         ctl = Controller(
             store,
@@ -212,27 +284,23 @@ def run_loop_demo(
             clock,
             config,
             models={MODEL: "autonomous"},
+            probe=TimedProbe(hosts.load, repeats=3),
         )
-        app = create_app(
-            models=RegistryModelSource(registry, feature_names={MODEL: names}),
-            traffic=router,
-            sink=sink,
-            clock=clock,
-        )
+        app = create_app(models=hosts, traffic=router, sink=sink, clock=clock)
         out.print(
-            f"[bold]safeheal demo --heal[/bold]: {data.description}.\n"
+            f"[bold]safeheal demo[/bold]: the closed loop on {escape(data.description)}.\n"
             f"Champion v{v1} (gradient boosting, baseline accuracy {baseline:.3f}) and fallback "
-            f"v{v2} (decision tree) registered in MLflow under {root}; gateway and controller "
-            f"(autonomous) on a simulated clock, one {window_minutes:g}-minute window per step, "
-            f"{REQUESTS * BATCH} rows per window.\n"
-            f"[yellow]Note[/yellow]: the gateway cannot be slowed on purpose, so the latency "
-            f"incident (the champion's host turns slow) is simulated: its windows' records are "
-            f"written straight through the inference sink, latency_ms={SLOW_MS:g} for requests "
-            f"the champion answers and {FAST_MS:g} for the others (predictions still come from "
-            f"the versions the traffic split picks)."
+            f"v{v2} (decision tree) registered in MLflow under {root}; the gateway serves them "
+            f"over HTTP on 127.0.0.1 and the controller (autonomous) runs on a simulated clock, "
+            f"one {window_minutes:g}-minute window per step, {REQUESTS * BATCH} rows per window "
+            f"in {REQUESTS} requests; latency SLO: p95 under {LATENCY_SLO_MS:g} ms.\n"
+            f"Incidents in turn: {', '.join(INCIDENTS)}. Each line: the window, its signals "
+            f"(d drift, a accuracy drop, ρ anomalous inputs, lat p95/SLO), the zone → what was "
+            f"done, who serves; below it, why.\n"
         )
         rng = np.random.default_rng(seed)
         sent = [0, 0]  # requests, labels logged through the gateway
+        concept = False
         with (
             ServerThread(app, host="127.0.0.1") as server,
             httpx.Client(base_url=server.url, timeout=60) as client,
@@ -251,42 +319,54 @@ def run_loop_demo(
                         f"[cyan]operator[/cyan]: {kind} begins; the demo answers escalation "
                         f"{esc.id} (approve), as a human would through `safeheal approve`"
                     )
+                if kind == "concept drift":
+                    concept = True
+                    out.print(
+                        "[magenta]from now on[/magenta]: the answer flips for respondents under "
+                        "25 (a change of concept; it stays)"
+                    )
                 for k in range(active_n + tail_n):
                     index += 1
                     active = k < active_n
                     traffic = kind if active else "healthy"
+                    if kind == "latency":
+                        slow_version = registry.roles(MODEL).get("champion") if active else None
+                        if k == 0:
+                            out.print(
+                                f"[magenta]host[/magenta]: the champion v{slow_version}'s host "
+                                f"turns slow ({SLOW_SECONDS * 1000:g} ms per request) for "
+                                f"{active_n} windows"
+                            )
+                        elif k == active_n:
+                            out.print("[magenta]host[/magenta]: the champion's host is fast again")
+                        hosts.set_slow(slow_version, SLOW_SECONDS)
                     start = clock.now()
-                    X, y = _rows(traffic, X_live, y_live, names, ref_std, rng, REQUESTS * BATCH)
+                    X, y = _rows(
+                        traffic, concept, X_live, y_live, names, ref_std, rng, REQUESTS * BATCH
+                    )
                     served_versions = np.empty(len(y), dtype=np.int64)
                     preds = np.empty(len(y), dtype=np.int64)
-                    if traffic == "latency":
-                        served_versions, preds = _write_slow(
-                            sink, registry, router, InferenceRecord, X, y, names, index, start
+                    labels = []
+                    for r in range(REQUESTS):
+                        rid = f"w{index}-r{r}"
+                        sl = slice(r * BATCH, (r + 1) * BATCH)
+                        resp = client.post(
+                            f"/v1/models/{MODEL}/predict",
+                            json={"rows": X[sl].tolist(), "request_id": rid},
                         )
-                        sent[0] += REQUESTS
-                        sent[1] += len(y)
-                    else:
-                        labels = []
-                        for r in range(REQUESTS):
-                            rid = f"w{index}-r{r}"
-                            sl = slice(r * BATCH, (r + 1) * BATCH)
-                            resp = client.post(
-                                f"/v1/models/{MODEL}/predict",
-                                json={"rows": X[sl].tolist(), "request_id": rid},
-                            )
-                            resp.raise_for_status()
-                            body = resp.json()
-                            served_versions[sl] = int(body["version"])
-                            preds[sl] = np.asarray(body["predictions"], dtype=np.int64)
-                            labels += [
-                                {"request_id": rid, "row": i, "label": int(y[sl][i])}
-                                for i in range(BATCH)
-                            ]
-                        fb = client.post(f"/v1/models/{MODEL}/feedback", json={"labels": labels})
-                        fb.raise_for_status()
-                        sent[0] += REQUESTS
-                        sent[1] += len(labels)
-                        _wait_logged(sink, sent)
+                        resp.raise_for_status()
+                        body = resp.json()
+                        served_versions[sl] = int(body["version"])
+                        preds[sl] = np.asarray(body["predictions"], dtype=np.int64)
+                        labels += [
+                            {"request_id": rid, "row": i, "label": int(y[sl][i])}
+                            for i in range(BATCH)
+                        ]
+                    fb = client.post(f"/v1/models/{MODEL}/feedback", json={"labels": labels})
+                    fb.raise_for_status()
+                    sent[0] += REQUESTS
+                    sent[1] += len(labels)
+                    _wait_logged(sink, sent)
                     result = ctl.step(MODEL, clock.advance(minutes=window_minutes))
                     state = result.state
                     sla_ok = None
@@ -296,7 +376,8 @@ def run_loop_demo(
                             and state.latency_ratio <= thresholds.slo_latency_ratio
                             and state.error_rate <= thresholds.slo_error_rate
                         )
-                    w = _Window(
+                    values, counts = np.unique(served_versions, return_counts=True)
+                    w = WindowRecord(
                         index,
                         kind,
                         active,
@@ -305,9 +386,21 @@ def run_loop_demo(
                         result,
                         sla_ok,
                         _catastrophic(served_versions, preds, y, baseline),
+                        {int(v): float(c) / len(y) for v, c in zip(values, counts, strict=True)},
+                        {str(k): int(v) for k, v in registry.roles(MODEL).items()},
                     )
                     windows.append(w)
-                    out.print(_line(w, router.arms(MODEL), registry.roles(MODEL)))
+                    out.print(_line(w, router.arms(MODEL)))
+                    indent = " " * 6
+                    for why in _details(w, width=2 * (max(out.width, 60) - len(indent))):
+                        text = textwrap.fill(
+                            why,
+                            max(out.width, 60),
+                            initial_indent=indent,
+                            subsequent_indent=indent + "  ",
+                        )
+                        out.print(f"[dim]{escape(text)}[/dim]", soft_wrap=True)
+            hosts.set_slow(None, 0.0)
         decisions = len(store.decisions(MODEL))
         ctl.close()
     finally:
@@ -315,8 +408,19 @@ def run_loop_demo(
         shutil.rmtree(root, ignore_errors=True)
 
     summary = _summarise(windows, decisions, notes)
+    wall = time.perf_counter() - began
+    report = write_report(
+        report_dir / "report.html",
+        windows,
+        summary,
+        thresholds=thresholds,
+        seed=seed,
+        wall_seconds=wall,
+        description=data.description,
+    )
     if json_only:
         print(json.dumps(summary.to_json()))
+        print(f"report: {report}", file=sys.stderr)
     else:
         out.print(_summary_table(summary))
         out.print(
@@ -324,49 +428,10 @@ def run_loop_demo(
             f"catastrophic failures {summary.catastrophic_failures} (windows where a version "
             f"whose accuracy was more than {CATASTROPHIC_DROP:.2f} below the champion's baseline "
             f"served over half the rows); {summary.decisions} decisions. "
-            f"Done in {time.perf_counter() - began:.1f} s; the temporary directory is removed."
+            f"Done in {wall:.1f} s; the temporary directory is removed.\n"
+            f"Report (plots and every decision with its reasons): [bold]{report}[/bold]"
         )
     return summary
-
-
-def _write_slow(
-    sink: Any,
-    registry: Any,
-    router: Any,
-    record: Any,
-    X: np.ndarray[Any, Any],
-    y: np.ndarray[Any, Any],
-    names: list[str],
-    index: int,
-    start: datetime,
-) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-    """The latency incident's window: the champion's host is slow. The served versions answer
-    (chosen by the gateway's sticky split) and the records are written through the sink, with
-    ``SLOW_MS`` for the champion's requests and ``FAST_MS`` for the others'."""
-    from safeheal.serve import FeedbackRecord, choose_arm
-
-    arms = router.arms(MODEL)
-    champion = registry.roles(MODEL).get("champion")
-    versions = np.empty(len(y), dtype=np.int64)
-    preds = np.empty(len(y), dtype=np.int64)
-    inferences, feedback = [], []
-    for r in range(REQUESTS):
-        rid = f"w{index}-r{r}"
-        sl = slice(r * BATCH, (r + 1) * BATCH)
-        version = int(choose_arm(arms, MODEL, rid).version)
-        ms = SLOW_MS if version == champion else FAST_MS
-        p = registry.load(MODEL, version).predict(X[sl])
-        versions[sl] = version
-        preds[sl] = p
-        inferences.append(
-            record(rid, MODEL, version, names, X[sl], [int(v) for v in p], ms, None, start)
-        )
-        feedback += [
-            FeedbackRecord(rid, MODEL, i, int(y[sl][i]), start + timedelta(seconds=1))
-            for i in range(BATCH)
-        ]
-    sink.write(inferences, feedback)
-    return versions, preds
 
 
 def _wait_logged(sink: Any, sent: list[int], timeout_s: float = 30.0) -> None:
@@ -395,58 +460,113 @@ def _catastrophic(
     return False
 
 
-def _line(w: _Window, arms: Any, roles: Mapping[Any, int]) -> str:
+def _did(r: Any) -> str:
+    """What the window did: the action carried out, a restore, or the decision not acted on."""
+    if r.restored is not None:
+        return f"[bold]RESTORE v{r.restored}[/bold]"
+    if r.executed is not None:
+        return f"[bold]{r.executed.name}[/bold]"
+    if r.decision is None:
+        return "-"
+    if r.decision.action.name == "NO_OP":
+        return "NO_OP"
+    return f"{r.decision.action.name} [dim](not carried out)[/dim]"
+
+
+def _line(w: WindowRecord, arms: Any) -> str:
     r = w.result
     incident = w.incident if w.active else f"after {w.incident}"
     s = r.state
     sig = (
-        "d=–  a=–  ρ=–"
+        "d=–    a=–    ρ=–    lat=–   "
         if s is None
         else (
-            f"d={s.drift:.2f} a={s.accuracy_drop:.2f} ρ={s.anomaly_rate:.2f}"
-            f" lat={s.latency_ratio:.2f}"
+            f"d={s.drift:.2f} a={s.accuracy_drop:.2f} ρ={s.anomaly_rate:.2f} "
+            f"lat={s.latency_ratio:.2f}"
         )
     )
     d = r.decision
     zone = d.verdict.zone if d else r.status
-    act = r.executed.name if r.executed else (d.action.name if d else "-")
-    if r.restored is not None:
-        act = f"RESTORE v{r.restored}"
-    why = r.reasons[0] if r.reasons else ""
-    if d is not None and r.executed is None and len(r.reasons) > len(d.reasons):
-        why += " | " + "; ".join(r.reasons[len(d.reasons) :])  # why it was not carried out
     canary = (
         ""
         if r.canary is None
-        else (f" canary {r.canary.state.phase.value} {r.canary.state.weight:g}%")
+        else f" (canary {r.canary.state.phase.value} {r.canary.state.weight:g}%)"
     )
-    by_version = {v: k for k, v in roles.items()}
+    by_version = {v: k for k, v in w.roles.items()}
     served = ", ".join(
         f"v{a.version}{'/' + by_version[a.version] if a.version in by_version else ''} "
         f"{a.weight:g}%"
         for a in arms or ()
     )
     colour = {"healthy": "green", "critical": "red"}.get(zone, "yellow")
-    reason = textwrap.shorten(why, 90, placeholder=" …")  # whole words, never half a name
     return (
-        f"[bold]w{w.index:02d}[/bold] t={w.end:>4g}m {incident:<22} {sig} "
-        f"[{colour}]{zone}[/{colour}] → {act}{canary} | serving {served} | {reason}"
+        f"[bold]w{w.index:02d}[/bold] t={w.end:>3g}m {incident:<23} {sig} "
+        f"[{colour}]{zone:<16}[/{colour}] → {_did(r)}{canary} | serving {served}"
     )
 
 
-def _summarise(windows: list[_Window], decisions: int, notes: list[str]) -> LoopSummary:
+def _details(w: WindowRecord, width: int = 200) -> list[str]:
+    """The reasons worth reading under a window's line: why the zone, what was done and why,
+    the canary's step, the restore's evidence. Each shortened to ``width`` at whole words."""
+    r = w.result
+    d = r.decision
+    if d is None:
+        return (
+            [textwrap.shorten("; ".join(r.reasons), width, placeholder=" …")] if r.reasons else []
+        )
+    reasons = list(r.reasons)
+    zone_why = reasons[0] if reasons else ""
+    rest = reasons[len(d.reasons) :]
+    out: list[str] = []
+    if d.verdict.zone != "healthy" or r.executed is not None:
+        out.append(zone_why)
+        choice = d.reasons[-1] if len(d.reasons) > 1 else ""
+        if choice:
+            out.append(choice)
+    interesting = (
+        "canary ",
+        "trained version",
+        "the fallback suffered",
+        "worked:",
+        "failed:",
+        "not routed back",
+        "routed back to the champion",
+        "waiting for",
+        "already in effect",
+        "escalat",
+        "the fallback (version",
+        "is the challenger",
+    )
+    for why in rest:
+        if "evaluated in shadow" in why:  # the restore's evidence: one clause per line
+            parts = [p for p in why.split("; ") if p]
+            out.extend(p for p in parts if p not in out)
+        elif any(key in why for key in interesting) and why not in out:
+            out.append(why)
+    return [textwrap.shorten(x, width, placeholder=" …") for x in out if x]
+
+
+def _actions(span: list[WindowRecord]) -> list[tuple[WindowRecord, str]]:
+    """The actions carried out in ``span`` (not restores), with the window that did each."""
+    return [(w, w.result.executed.name) for w in span if w.result.executed is not None]
+
+
+def _summarise(windows: list[WindowRecord], decisions: int, notes: list[str]) -> LoopSummary:
     incidents = []
-    for kind, _, _ in SCRIPT:
+    for kind in INCIDENTS:
         span = [w for w in windows if w.incident == kind]
         started = span[0].start
         detected = next(
             (w for w in span if w.result.decision and w.result.decision.verdict.zone != "healthy"),
             None,
         )
-        acting = next((w for w in span if w.result.executed is not None), None)
-        action = None if acting is None else acting.result.executed.name
-        if acting is None:
-            # decided but not carried out (already in effect, or awaiting a human): say so
+        acted = _actions(span)
+        names: list[str] = []
+        for _, name in acted:
+            if not names or names[-1] != name:
+                names.append(name)
+        action = " → ".join(names) if names else None
+        if not acted:
             decided = next(
                 (
                     w.result.decision.action.name
@@ -456,19 +576,24 @@ def _summarise(windows: list[_Window], decisions: int, notes: list[str]) -> Loop
                 None,
             )
             action = None if decided is None else f"{decided} (decided, not carried out)"
-        healed_at = None
-        if acting is not None and acting.result.decision is not None:
-            did = acting.result.decision.id
+        # healed: the first window that records a successful outcome (canary passed or action
+        # done, and the SLA recovered) of an action carried out in this incident
+        ids = {w.result.decision.id for w, _ in acted if w.result.decision is not None}
+        first = acted[0][0].index if acted else None
+        healed_w = None
+        if first is not None:
             healed_w = next(
                 (
                     w
                     for w in windows
-                    if w.index >= acting.index
-                    and any(o.decision_id == did and o.success for o in w.result.outcomes)
+                    if w.index >= first
+                    and any(o.decision_id in ids and o.success for o in w.result.outcomes)
                 ),
                 None,
             )
-            healed_at = None if healed_w is None else healed_w.end
+        healed_at = None if healed_w is None else healed_w.end
+        span_judged = [w.sla_ok for w in span if w.sla_ok is not None]
+        restored = next((w for w in span if w.result.restored is not None), None)
         incidents.append(
             IncidentSummary(
                 kind=kind,
@@ -478,6 +603,10 @@ def _summarise(windows: list[_Window], decisions: int, notes: list[str]) -> Loop
                 healed_at=healed_at,
                 mttr_minutes=None if healed_at is None else round(healed_at - started, 3),
                 healed=healed_at is not None,
+                sla_compliance=(
+                    round(sum(span_judged) / len(span_judged), 4) if span_judged else None
+                ),
+                restored_at=None if restored is None else restored.end,
             )
         )
     judged = [w.sla_ok for w in windows if w.sla_ok is not None]
@@ -491,8 +620,22 @@ def _summarise(windows: list[_Window], decisions: int, notes: list[str]) -> Loop
 
 
 def _summary_table(summary: LoopSummary) -> Table:
-    t = Table(title="Incidents (simulated minutes)", title_justify="left")
-    for col in ("incident", "started", "detected", "action", "healed at", "MTTR", "healed"):
+    t = Table(
+        title="Incidents (simulated minutes; SLA met: share of the incident's windows, the "
+        "healthy ones after it included)",
+        title_justify="left",
+    )
+    for col in (
+        "incident",
+        "started",
+        "detected",
+        "action",
+        "healed at",
+        "MTTR",
+        "healed",
+        "SLA met",
+        "champion back",
+    ):
         t.add_column(col)
 
     def m(v: float | None) -> str:
@@ -506,6 +649,8 @@ def _summary_table(summary: LoopSummary) -> Table:
             i.action or "—",
             m(i.healed_at),
             m(i.mttr_minutes),
-            "yes" if i.healed else "no",
+            "[green]yes[/green]" if i.healed else "[red]no[/red]",
+            "—" if i.sla_compliance is None else f"{i.sla_compliance:.0%}",
+            m(i.restored_at),
         )
     return t

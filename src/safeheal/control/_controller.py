@@ -20,11 +20,19 @@ One window of one model (:meth:`Controller.step`):
    escalate instead (the service goes to its safest model until a human answers).
 7. **Restore**: while the ``fallback`` serves all traffic (and no canary runs) and nothing was
    done in the window, the champion is evaluated in shadow on the window's inputs and labels
-   (its own predictions, its own Monitor; its latency is not measured, it served nothing). After
-   ``control.restore_windows`` windows in a row in the envelope's ``healthy`` zone, all traffic
-   goes back to it (intent ``model/window_end/RESTORE``, event ``control.restored``); never in
-   ``shadow`` mode, held for a human in ``canary`` mode, and not while an escalation is pending
-   or a heal is being validated.
+   (its own predictions, its own Monitor). After ``control.restore_windows`` windows in a row in
+   the envelope's ``healthy`` zone, and once a timed probe of the champion shows its latency is
+   back near what it was while healthy (shadow cannot see latency: it served nothing; see
+   :mod:`safeheal.control._probe`), all traffic goes back to it (intent
+   ``model/window_end/RESTORE``, event ``control.restored``); never in ``shadow`` mode, held for
+   a human in ``canary`` mode, and not while an escalation is pending or a heal is being
+   validated. What the probe is compared with costs nothing while the champion is healthy: the
+   p95 latency of the requests it served in its last window in the ``healthy`` zone (kept with
+   the model's controller state, beside the latency ratio when the service fell back).
+
+The State the policy decides on carries ``fallback_share``, the share of the window's rows the
+``fallback`` version served: the envelope answers an accuracy drop measured on the fallback
+itself with RETRAIN (its ``fallback-failing`` zone), not with the FALLBACK already in effect.
 
 Crash safety: an action is preceded by an *intent* row in the store, keyed by
 ``model/window_end/ACTION`` (the idempotency key), and followed by settling it. A controller that
@@ -56,6 +64,7 @@ import numpy as np
 from safeheal.config import ControlMode, SafehealConfig
 from safeheal.control._canary import gate_canary
 from safeheal.control._clock import Clock, RealClock
+from safeheal.control._probe import LatencyProbe, TimedProbe
 from safeheal.control._profile import MonitorCache, make_profile
 from safeheal.control._window import WindowData, read_window
 from safeheal.core.action import Action
@@ -64,6 +73,7 @@ from safeheal.core.records import CanaryRecord, Escalation
 from safeheal.core.state import State
 from safeheal.errors import ConfigError, DataError, DuplicateOutcomeError, SafehealError
 from safeheal.heal import (
+    HOLDOUT_TAG,
     ActionContext,
     CanaryPhase,
     CanaryRun,
@@ -167,6 +177,10 @@ class _Memory:
     in_effect: dict[str, Any] | None = None
     #: Consecutive windows the champion, in shadow while the fallback serves, was healthy.
     restore_streak: int = 0
+    #: The champion's p95 serving latency in its last healthy window: version, p95_ms, at.
+    healthy_latency: dict[str, Any] | None = None
+    #: When the service fell back: the champion left, the latency ratio then, at.
+    fell_back: dict[str, Any] | None = None
     outcomes: list[Outcome] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -179,6 +193,8 @@ class _Memory:
             "escalate_reason": self.escalate_reason,
             "in_effect": self.in_effect,
             "restore_streak": self.restore_streak,
+            "healthy_latency": self.healthy_latency,
+            "fell_back": self.fell_back,
         }
 
     @classmethod
@@ -194,6 +210,8 @@ class _Memory:
             escalate_reason=d.get("escalate_reason"),
             in_effect=d.get("in_effect"),
             restore_streak=int(d.get("restore_streak", 0)),
+            healthy_latency=d.get("healthy_latency"),
+            fell_back=d.get("fell_back"),
         )
 
 
@@ -231,6 +249,10 @@ class Controller:
         default: the models of ``[control.models]``.
     notifier:
         Overrides ``[escalation] webhook_url`` for escalations.
+    probe:
+        Times a version where it serves, before the champion gets traffic back (default: a
+        :class:`TimedProbe` of the registry's model in this process; pass one over the serving
+        path to see a slow host, see :mod:`safeheal.control._probe`).
     """
 
     def __init__(
@@ -246,6 +268,7 @@ class Controller:
         models: Mapping[str, ModelMode] | Iterable[str] | None = None,
         notifier: Notifier | None = None,
         actor: str = "safeheal-controller",
+        probe: LatencyProbe | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -256,6 +279,7 @@ class Controller:
         self.clock: Clock = clock if clock is not None else RealClock()
         self.notifier = notifier
         self.actor = actor
+        self.probe: LatencyProbe = probe if probe is not None else TimedProbe(registry.load)
         c = self.config.control
         self._canary_config = self.config.model_copy(
             update={"fallback": self.config.fallback.model_copy(update={"plan": "canary"})}
@@ -448,6 +472,7 @@ class Controller:
                 canary = result.canary
             if executed is None:
                 restored = self._restore(model, mode, now, mem, decision, data, notes)
+            self._note_latency(model, now, mem, state, decision, executed, restored, data, notes)
         mem.cursor = now
         self._save(model, mem, now)
         return WindowResult(
@@ -491,6 +516,23 @@ class Controller:
             )
             return None
         monitor, profile = hit
+        if version is not None and data.versions.size and bool(np.any(data.versions != version)):
+            # Traffic moved while or just after the window was served (a canary stepped or
+            # ended): judge the version that serves now on the rows it answered, never on rows
+            # other versions answered.
+            mine = data.served_by(version)
+            if mine.rows < c.min_rows:
+                notes.append(
+                    f"version {version}, which serves now, answered {mine.rows} of the window's "
+                    f"{data.rows} rows; at least {c.min_rows} are needed to judge it "
+                    f"(`control.min_rows`), so the next window will"
+                )
+                return None
+            notes.append(
+                f"the window's traffic was split between versions; its State is measured on "
+                f"the {mine.rows} rows version {version}, which serves now, answered"
+            )
+            data = mine
         if data.rows < c.min_rows:
             if data.requests and data.errors == data.requests:
                 notes.append(f"all {data.requests} requests of the window failed")
@@ -507,7 +549,7 @@ class Controller:
             X = pd.DataFrame(data.X, columns=list(data.feature_names))
         y_pred, y_true = _labels_arrays(data)
         try:
-            return monitor.observe(
+            state = monitor.observe(
                 X,
                 y_pred=y_pred,
                 y_true=y_true,
@@ -517,6 +559,11 @@ class Controller:
         except DataError as exc:
             notes.append(f"the window could not be measured: {exc}")
             return None
+        roles = self.registry.roles(model)
+        fallback = roles.get("fallback")
+        if fallback is None or fallback == roles.get("champion") or not data.versions.size:
+            return state
+        return replace(state, fallback_share=float(np.mean(data.versions == int(fallback))))
 
     def _decide(self, model: str, state: State) -> Decision:
         with self._policy_lock:
@@ -833,8 +880,10 @@ class Controller:
                 if gated != run:
                     self.store.save_canary(gated.to_record(now))
                     result = replace(result, canary=gated)
-            if action is Action.RETRAIN and result.candidate_version is not None and X is not None:
-                self._profile_candidate(model, result.candidate_version, X, y, now)
+            if action is Action.RETRAIN and X is not None:
+                for fresh in (result.candidate_version, result.fallback_version):
+                    if fresh is not None:
+                        self._profile_candidate(model, fresh, X, y, now)
             self.store.settle_intent(intent.key, status="applied", at=now, result=result.to_dict())
         elif status is ExecutionStatus.PENDING_APPROVAL:
             self.store.settle_intent(intent.key, status="done", at=now, result=result.to_dict())
@@ -865,17 +914,22 @@ class Controller:
 
     def _profile_candidate(self, model: str, version: int, X: Any, y: Any, now: datetime) -> None:
         """A retrained version is monitored against the recent rows it was trained on, with its
-        accuracy on them as the baseline, when they are enough to build a Monitor; else with the
-        newest profile of its model."""
+        held-out score (registry tag ``safeheal.holdout_score``) as the baseline accuracy, or its
+        accuracy on the rows when untagged, when they are enough to build a Monitor; else with
+        the newest profile of its model."""
         try:
             current = self._monitors.get(model, self._serving(model) or version)
             base = None if current is None else current[1]
-            estimator = self.registry.load(model, version)
+            tagged = self.registry.get(model, version).tags.get(HOLDOUT_TAG)
+            if tagged is not None:
+                baseline = float(tagged)
+            else:
+                baseline = float(self.registry.load(model, version).score(X, y))
             profile = make_profile(
                 model,
                 version,
                 X,
-                baseline_accuracy=max(float(estimator.score(X, y)), 1e-6),
+                baseline_accuracy=max(baseline, 1e-6),
                 at=now,
                 feature_names=None if base is None else base.feature_names,
                 latency_slo_ms=100.0 if base is None else base.latency_slo_ms,
@@ -974,8 +1028,8 @@ class Controller:
         shadow = (
             f"the champion v{champion}, evaluated in shadow on this window's traffic while the "
             f"fallback v{fallback} serves, is healthy (drift {state.drift:.3g}, accuracy drop "
-            f"{state.accuracy_drop:.3g}, anomalous inputs {state.anomaly_rate:.3g}; its latency "
-            f"is not measured in shadow) for {mem.restore_streak} window(s) in a row"
+            f"{state.accuracy_drop:.3g}, anomalous inputs {state.anomaly_rate:.3g}) for "
+            f"{mem.restore_streak} window(s) in a row"
         )
         if mem.restore_streak < need:
             notes.append(f"{shadow}; {need} are needed to route traffic back to it")
@@ -988,6 +1042,11 @@ class Controller:
             blocked = f"the {p['action']} of decision {p['decision_id']} is being validated"
         elif self.store.intents(model, window_end=now):
             blocked = "this window already acted"
+        if blocked is None:
+            fast, probed = self._probe_restore(model, champion, data, mem)
+            shadow = f"{shadow}; {probed}"
+            if not fast:
+                blocked = "its latency has not recovered"
         if blocked is not None:
             notes.append(f"{shadow}; not routed back to it: {blocked}")
             return None
@@ -1035,8 +1094,102 @@ class Controller:
         self._monitors.forget(model)
         mem.restore_streak = 0
         mem.in_effect = None
+        mem.fell_back = None
         notes.append(why)
         return champion
+
+    # --- latency evidence for the restore -----------------------------------------------------
+    def _probe_sample(self, model: str, version: int, data: WindowData) -> Any:
+        X: Any = data.X[: self.config.control.probe_rows]
+        hit = self._monitors.get(model, version)
+        if hit is not None and data.feature_names != hit[1].feature_names:
+            import pandas as pd
+
+            X = pd.DataFrame(X, columns=list(data.feature_names))
+        return X
+
+    def _note_latency(
+        self,
+        model: str,
+        now: datetime,
+        mem: _Memory,
+        state: State,
+        decision: Decision,
+        executed: Action | None,
+        restored: int | None,
+        data: WindowData,
+        notes: list[str],
+    ) -> None:
+        """Remember what a restore will compare its probe with: the p95 latency of the requests
+        the champion served in a window where it served everything in the healthy zone, and the
+        latency ratio when the service fell back. Both are read from the window: no extra call."""
+        champion = self.registry.roles(model).get("champion")
+        if champion is None:
+            return
+        if executed is Action.FALLBACK:
+            mem.fell_back = {
+                "champion": int(champion),
+                "latency_ratio": state.latency_ratio,
+                "at": now.isoformat(),
+            }
+            return
+        if (
+            executed is not None
+            or restored is not None
+            or decision.verdict.zone != "healthy"
+            or _arms(self.router.arms(model)) != [[int(champion), 100.0]]
+        ):
+            return
+        served = data.latency_ms[data.versions == int(champion)]
+        if served.size:
+            mem.healthy_latency = {
+                "version": int(champion),
+                "p95_ms": float(np.percentile(served, 95)),
+                "at": now.isoformat(),
+            }
+
+    def _probe_restore(
+        self, model: str, champion: int, data: WindowData, mem: _Memory
+    ) -> tuple[bool, str]:
+        """Whether a timed probe of ``champion`` on the window's inputs is back near the latency
+        it served with while healthy: within ``control.restore_latency_tolerance`` times that
+        p95, but never asked to be under half the latency SLO (a probe of a few milliseconds
+        varies that much with the load of the machine, and what matters is the SLO) and never
+        allowed above the SLO (the SLO alone when no healthy latency is on record); and the
+        evidence in words.
+
+        The probe times the model where it serves but not the network and queueing of a real
+        request; a probe within half the SLO leaves the other half for them."""
+        hit = self._monitors.get(model, champion)
+        slo = hit[1].latency_slo_ms if hit is not None else 100.0
+        X = self._probe_sample(model, champion, data)
+        try:
+            ms = float(self.probe(model, champion, X))
+        except Exception as exc:  # no evidence that the cause is gone: do not restore
+            return False, f"a latency probe of the champion v{champion} failed ({exc})"
+        h = mem.healthy_latency
+        healthy = h if h is not None and h.get("version") == champion else None
+        tolerance = self.config.control.restore_latency_tolerance
+        if healthy is None:
+            limit = slo
+            against = f"the latency SLO of {slo:g} ms (no healthy latency of it on record)"
+        else:
+            base = float(healthy["p95_ms"])
+            limit = min(slo, max(tolerance * base, 0.5 * slo))
+            against = (
+                f"the limit of {limit:.1f} ms set by its p95 of {base:.1f} ms while healthy "
+                f"(× {tolerance:g}, at least half the {slo:g} ms SLO, at most the SLO)"
+            )
+        left = ""
+        if mem.fell_back is not None and mem.fell_back.get("champion") == champion:
+            left = (
+                f"; it was left at a latency ratio of {float(mem.fell_back['latency_ratio']):.2g}"
+            )
+        fast = ms <= limit
+        word = "within" if fast else "above"
+        return fast, (
+            f"a timed probe of it on {len(X)} recent rows took {ms:.2f} ms, {word} {against}{left}"
+        )
 
     def _settle_restore(
         self, model: str, intent: IntentRecord, now: datetime, notes: list[str]

@@ -39,6 +39,26 @@ class WindowData:
     def rows(self) -> int:
         return int(self.X.shape[0])
 
+    def served_by(self, version: int) -> WindowData:
+        """The rows ``version`` answered (a window split between versions by a canary that
+        ended at its close is judged on the version that serves from now on). Failed requests
+        name no rows; they are counted in proportion to the rows kept."""
+        keep = self.versions == int(version)
+        idx = np.flatnonzero(keep)
+        share = float(keep.mean()) if keep.size else 0.0
+        return WindowData(
+            start=self.start,
+            end=self.end,
+            feature_names=self.feature_names,
+            X=self.X[idx],
+            y_pred=[self.y_pred[i] for i in idx],
+            y_true=[self.y_true[i] for i in idx],
+            versions=self.versions[idx],
+            latency_ms=self.latency_ms[idx],
+            requests=self.requests,
+            errors=round(self.errors * share),
+        )
+
     def labelled(self) -> tuple[NDArray[np.float64], NDArray[Any]] | None:
         """``(X, y)`` of the rows whose label has arrived, or None if none has."""
         idx = [i for i, v in enumerate(self.y_true) if v is not None]

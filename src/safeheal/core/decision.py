@@ -106,6 +106,7 @@ class Decision:
                 "anomaly_rate": s.anomaly_rate,
                 "latency_ratio": s.latency_ratio,
                 "error_rate": s.error_rate,
+                "fallback_share": s.fallback_share,
             },
             "context": self.context,
             "draws": {a.name: v for a, v in self.draws.items()},

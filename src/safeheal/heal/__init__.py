@@ -74,7 +74,12 @@ from safeheal.heal._registry import (
     RoleMove,
     RoleMoveLog,
 )
-from safeheal.heal._retrain import RetrainExecutor, TrainingFunction, resolve_training_function
+from safeheal.heal._retrain import (
+    HOLDOUT_TAG,
+    RetrainExecutor,
+    TrainingFunction,
+    resolve_training_function,
+)
 from safeheal.heal._routing import (
     Arm,
     ArmLike,
@@ -86,6 +91,7 @@ from safeheal.heal._routing import (
 )
 
 __all__ = [
+    "HOLDOUT_TAG",
     "ROLES",
     "ActionContext",
     "Arm",

@@ -19,6 +19,8 @@ RETRAIN_MIN_IMPROVEMENT: Final = 0.0
 RETRAIN_MIN_SAMPLES: Final = 50
 #: Seed of the train / held-out split.
 RETRAIN_SEED: Final = 0
+#: A retrain run while the fallback serves also refits the fallback on the same rows.
+RETRAIN_REFRESH_FALLBACK: Final = True
 
 # --- ESCALATE -----------------------------------------------------------------------------------
 #: Seconds the webhook may take to answer before the notification counts as failed.

@@ -252,6 +252,8 @@ class ExecutionResult:
     reasons: tuple[str, ...]
     arms: tuple[Arm, ...] | None = None
     candidate_version: int | None = None
+    #: A RETRAIN run while the fallback served also refits the fallback: its new version.
+    fallback_version: int | None = None
     canary: CanaryRun | None = None
     escalation_id: str | None = None
     escalate: bool = False
@@ -302,6 +304,7 @@ class ExecutionResult:
             "reasons": list(self.reasons),
             "arms": None if self.arms is None else [[a.version, a.weight] for a in self.arms],
             "candidate_version": self.candidate_version,
+            "fallback_version": self.fallback_version,
             "canary_id": None if self.canary is None else self.canary.id,
             "escalation_id": self.escalation_id,
             "escalate": self.escalate,

@@ -32,7 +32,10 @@ from safeheal.heal._execution import (
     make_result,
 )
 
-__all__ = ["RetrainExecutor", "TrainingFunction", "resolve_training_function"]
+__all__ = ["HOLDOUT_TAG", "RetrainExecutor", "TrainingFunction", "resolve_training_function"]
+
+#: The registry tag holding a retrained version's score on the held-out recent rows.
+HOLDOUT_TAG = "safeheal.holdout_score"
 
 #: ``function(X, y)`` returning a fitted estimator.
 TrainingFunction = Callable[[Any, Any], Any]
@@ -132,9 +135,20 @@ class RetrainExecutor(MeteredExecutor):
     4. score candidate and champion on the held-out rows (``estimator.score``: accuracy for a
        classifier, R² for a regressor); unless the candidate's score exceeds the champion's by
        more than ``retrain.min_improvement`` → FAILED, the candidate is not registered and no
-       traffic moves;
-    5. register the candidate as ``challenger`` and start a canary (``[canary]``) against what
+       traffic moves. A failure while the fallback serves (and fails too: the retrain was the
+       last safe step) sets ``escalate``: a human must decide;
+    5. when the fallback serves all traffic (the paper's case study, 6.3.1: fallback first,
+       then a retrain on fresh data) and ``retrain.refresh_fallback`` is on, the fallback is
+       refitted too (a clone of it on the same training rows, within the same time limit): a
+       change in the labels that the champion failed on, the fallback fails on as well, and a
+       fallback must be valid on today's data to be worth falling back to. The refit becomes
+       the ``fallback`` role only if it beats the old fallback on the held-out rows; traffic
+       does not move for it (the old fallback keeps serving until the canary ends);
+    6. register the candidate as ``challenger`` and start a canary (``[canary]``) against what
        serves now → CANARY_STARTED. :func:`~safeheal.heal.finish_canary` ends it.
+
+    Each registered version is tagged with its held-out score (``safeheal.holdout_score``), an
+    honest baseline for monitoring it (its score on its own training rows would flatter it).
     """
 
     def __repr__(self) -> str:
@@ -172,9 +186,19 @@ class RetrainExecutor(MeteredExecutor):
             how = spec or ""
         outcome = _train_with_limit(train, X_train, y_train, cfg.time_limit_seconds)
 
+        fallback = ctx.registry.get_role(name, "fallback")
+        on_fallback = fallback is not None and fallback.version == incumbent != champion.version
+
         def failed(why: str) -> ExecutionResult:
             m = Measurement(outcome.cpu_seconds, 0.0, meter.minutes())
-            return make_result(ctx, ExecutionStatus.FAILED, (why,), measured=m)
+            if on_fallback:  # the last safe step failed: nothing automatic is left to try
+                why += (
+                    f"; the fallback version {incumbent} serves and fails too, so a human "
+                    f"must decide"
+                )
+            return make_result(
+                ctx, ExecutionStatus.FAILED, (why,), measured=m, escalate=on_fallback
+            )
 
         if outcome.timed_out:
             return failed(
@@ -205,6 +229,11 @@ class RetrainExecutor(MeteredExecutor):
                 f"the candidate does not beat the champion: {scores} (it must be {need}); "
                 f"it was not registered and no traffic moved"
             )
+        refreshed, refresh_note = None, None
+        if cfg.refresh_fallback and on_fallback:
+            refreshed, refresh_note = _refresh_fallback(
+                ctx, incumbent, (X_train, y_train, X_hold, y_hold), cfg.time_limit_seconds
+            )
         version = ctx.registry.register(
             name,
             candidate,
@@ -218,6 +247,7 @@ class RetrainExecutor(MeteredExecutor):
             tags={
                 "safeheal.parent_version": str(champion.version),
                 "safeheal.decision_id": ctx.decision_id or "",
+                HOLDOUT_TAG: repr(cand_score),
             },
             reason=f"retrained ({how}): {scores}",
             actor=ctx.actor,
@@ -229,11 +259,61 @@ class RetrainExecutor(MeteredExecutor):
             ExecutionStatus.CANARY_STARTED,
             (
                 f"trained version {version} ({how}): {scores}",
+                *((refresh_note,) if refresh_note else ()),
                 f"version {version} is the challenger; canary {run.id} sends it "
                 f"{run.state.weight:g}% of the traffic against version {incumbent}",
             ),
             measured=measured,
             arms=run.arms(),
             candidate_version=version,
+            fallback_version=refreshed,
             canary=run,
         )
+
+
+def _refresh_fallback(
+    ctx: ActionContext,
+    fallback: int,
+    split: tuple[Any, Any, Any, Any],
+    limit: float,
+) -> tuple[int | None, str]:
+    """Refit a clone of the fallback ``fallback`` on the training rows; register it as the
+    ``fallback`` role if it beats the old fallback on the held-out rows. Returns the new
+    version (None when it was not registered) and a sentence saying what happened."""
+    from sklearn.base import clone
+
+    X_train, y_train, X_hold, y_hold = split
+    old = ctx.registry.load(ctx.model, fallback)
+    try:
+        unfitted = clone(old)
+    except Exception as exc:  # not a scikit-learn estimator: nothing to refit
+        return None, f"the fallback version {fallback} was kept: it cannot be cloned ({exc})"
+    outcome = _train_with_limit(lambda X, y: unfitted.fit(X, y), X_train, y_train, limit)
+    if outcome.timed_out or outcome.error is not None:
+        why = "ran past its time limit" if outcome.timed_out else repr(outcome.error)
+        return None, f"the fallback version {fallback} was kept: refitting it {why}"
+    new_score = float(outcome.estimator.score(X_hold, y_hold))
+    old_score = float(old.score(X_hold, y_hold))
+    scores = f"held-out score {new_score:.4f} vs {old_score:.4f} on {len(y_hold)} rows"
+    if not new_score > old_score:
+        return (
+            None,
+            f"the fallback version {fallback} was kept: its refit does not beat it ({scores})",
+        )
+    version = ctx.registry.register(
+        ctx.model,
+        outcome.estimator,
+        role="fallback",
+        metrics={"holdout_score": new_score, "old_fallback_holdout_score": old_score},
+        tags={
+            "safeheal.parent_version": str(fallback),
+            "safeheal.decision_id": ctx.decision_id or "",
+            HOLDOUT_TAG: repr(new_score),
+        },
+        reason=f"fallback version {fallback} suffered too; refitted on the recent rows: {scores}",
+        actor=ctx.actor,
+    ).version
+    return version, (
+        f"the fallback suffered too: refitted it on the same rows as version {version}, now the "
+        f"fallback ({scores} of version {fallback})"
+    )

@@ -12,6 +12,9 @@ from typing import Final
 
 #: The signals of a :class:`~safeheal.State` that rules and models may name, in display order.
 SIGNALS: Final = ("drift", "accuracy_drop", "anomaly_rate", "latency_ratio", "error_rate")
+#: What a rule's condition may name: the signals, and ``fallback_share`` (the share of the
+#: window's rows the fallback served: what the signals were measured on, not a signal itself).
+CONDITION_FIELDS: Final = (*SIGNALS, "fallback_share")
 
 # --- Safety envelope (paper 3.2.2 and 3.5; design.md 3.2) -------------------------------------
 #: Thresholds of π_det and risk_high. ``slo_*`` are beyond the paper (design.md 9.3).

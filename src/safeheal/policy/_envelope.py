@@ -19,7 +19,7 @@ from safeheal.core.action import Action
 from safeheal.core.decision import Verdict
 from safeheal.core.state import State
 from safeheal.errors import ConfigError
-from safeheal.policy._defaults import ENVELOPE_THRESHOLDS, SIGNALS
+from safeheal.policy._defaults import CONDITION_FIELDS, ENVELOPE_THRESHOLDS, SIGNALS
 
 if TYPE_CHECKING:
     from safeheal.config import SafehealConfig
@@ -68,9 +68,10 @@ class Condition:
     _cmp: Callable[[float, float], bool] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.signal not in SIGNALS:
+        if self.signal not in CONDITION_FIELDS:
             raise ConfigError(
-                f"a condition's signal must be one of {', '.join(SIGNALS)}; got {self.signal!r}"
+                f"a condition's signal must be one of {', '.join(CONDITION_FIELDS)}; "
+                f"got {self.signal!r}"
             )
         if self.op not in _OPS:
             raise ConfigError(
@@ -92,7 +93,7 @@ class Condition:
         if m is None:
             raise ConfigError(
                 f"a condition must read '<signal> <op> <number>' with signal one of "
-                f"{', '.join(SIGNALS)} and op one of >, >=, <, <=; got {text!r}"
+                f"{', '.join(CONDITION_FIELDS)} and op one of >, >=, <, <=; got {text!r}"
             )
         op = _ALIASES.get(m["op"], m["op"])
         try:
@@ -260,6 +261,26 @@ def paper_rules(thresholds: Mapping[str, float] | None = None) -> tuple[Rule, ..
 
     F, R, T, N = Action.FALLBACK, Action.ROLLBACK, Action.RETRAIN, Action.NO_OP
     return (
+        # The fallback already serves all traffic and its own accuracy is below the SLA too (a
+        # change in the labels, not in the model, which the fallback suffers as well): the
+        # critical zone's safe action is in effect and cannot help, so the next safe step is the
+        # paper's (6.3.1) "retrain triggered with fresh data", deployed by canary against the
+        # fallback. Inputs that are anomalous or an SLO breach on the fallback stay critical:
+        # those are not fixed by learning from the recent rows. The zone forces nothing (no
+        # mandatory action: only the critical zone forces one, design.md 3.2/3.5); RETRAIN is
+        # the only permitted action, and the controller escalates when it fails.
+        Rule(
+            "fallback-failing",
+            all=[
+                Condition("fallback_share", ">=", 1.0),
+                c("accuracy_drop", ">", "rollback_accuracy_drop"),
+                c("anomaly_rate", "<=", "fallback_anomaly_rate"),
+                c("latency_ratio", "<=", "slo_latency_ratio"),
+                c("error_rate", "<=", "slo_error_rate"),
+            ],
+            permitted=[T],
+            default=T,
+        ),
         Rule(
             "critical",
             any=[
@@ -317,6 +338,13 @@ class SafetyEnvelope:
     >>> v = env.assess(State(drift=0.05, accuracy_drop=0.13, anomaly_rate=0.0))
     >>> v.zone, v.mandatory, sorted(a.name for a in v.permitted)
     ('degraded', None, ['FALLBACK', 'RETRAIN', 'ROLLBACK'])
+
+    The same accuracy drop measured while the fallback serves all traffic (the fallback suffers
+    too): FALLBACK is in effect already, RETRAIN is the next safe step.
+
+    >>> v = env.assess(State(drift=0.0, accuracy_drop=0.2, anomaly_rate=0.0, fallback_share=1.0))
+    >>> v.zone, v.mandatory, sorted(a.name for a in v.permitted)
+    ('fallback-failing', None, ['RETRAIN'])
     """
 
     __slots__ = ("_defaults", "rules")
