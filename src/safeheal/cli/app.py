@@ -71,6 +71,13 @@ def demo(
             min=50, max=2000, help="With --signals: rows per monitoring window (50 to 2,000)."
         ),
     ] = 300,
+    keep_serving: Annotated[
+        bool,
+        typer.Option(
+            "--keep-serving",
+            help="After the last window, keep the gateway and its dashboard (/ui) up until Ctrl-C.",
+        ),
+    ] = False,
     heal: Annotated[
         bool,
         typer.Option("--heal", hidden=True, help="Deprecated: the closed loop is the default."),
@@ -97,7 +104,7 @@ def demo(
         return
     from safeheal.cli.loop_demo import run_loop_demo
 
-    run_loop_demo(seed=seed, json_only=as_json, out_dir=out)
+    run_loop_demo(seed=seed, json_only=as_json, out_dir=out, keep_serving=keep_serving)
 
 
 @app.command()

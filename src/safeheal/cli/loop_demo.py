@@ -204,9 +204,12 @@ def run_loop_demo(
     console: Console | None = None,
     json_only: bool = False,
     out_dir: Path | str = Path("safeheal-demo"),
+    keep_serving: bool = False,
 ) -> LoopSummary:
     """Run the closed-loop demo; prints live lines and a summary table (or only the JSON), and
-    writes the HTML report to ``out_dir/report.html``."""
+    writes the HTML report to ``out_dir/report.html``. The gateway serves the dashboard at
+    ``/ui`` while the demo runs; ``keep_serving`` keeps it up after the last window, until
+    Ctrl-C, so a person can look around."""
     import httpx
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.tree import DecisionTreeClassifier
@@ -217,7 +220,7 @@ def run_loop_demo(
     from safeheal.datasets import load_fair
     from safeheal.heal import InMemoryRouter, MlflowRegistry, approve, default_executors
     from safeheal.policy import HybridPolicy
-    from safeheal.serve import RegistryModelSource, ServerThread, create_app
+    from safeheal.serve import Dashboard, RegistryModelSource, ServerThread, create_app
     from safeheal.store import SqlInferenceSink, open_store
 
     out = console or Console()
@@ -286,7 +289,10 @@ def run_loop_demo(
             models={MODEL: "autonomous"},
             probe=TimedProbe(hosts.load, repeats=3),
         )
-        app = create_app(models=hosts, traffic=router, sink=sink, clock=clock)
+        dashboard = Dashboard(
+            store=store, traffic=router, registry=registry, config=config, clock=clock
+        )
+        app = create_app(models=hosts, traffic=router, sink=sink, clock=clock, dashboard=dashboard)
         out.print(
             f"[bold]safeheal demo[/bold]: the closed loop on {escape(data.description)}.\n"
             f"Champion v{v1} (gradient boosting, baseline accuracy {baseline:.3f}) and fallback "
@@ -305,6 +311,7 @@ def run_loop_demo(
             ServerThread(app, host="127.0.0.1") as server,
             httpx.Client(base_url=server.url, timeout=60) as client,
         ):
+            out.print(f"Dashboard, live while the demo runs: [link]{server.url}/ui[/link]\n")
             index = 0
             for kind, active_n, tail_n in SCRIPT:
                 for esc in store.pending_escalations(MODEL):
@@ -401,6 +408,16 @@ def run_loop_demo(
                         )
                         out.print(f"[dim]{escape(text)}[/dim]", soft_wrap=True)
             hosts.set_slow(None, 0.0)
+            if keep_serving:
+                out.print(
+                    f"\nThe demo is over; the gateway and its dashboard stay up at "
+                    f"[link]{server.url}/ui[/link] until you press Ctrl-C."
+                )
+                try:
+                    while True:
+                        time.sleep(3600)
+                except KeyboardInterrupt:
+                    out.print("stopping the gateway")
         decisions = len(store.decisions(MODEL))
         ctl.close()
     finally:
