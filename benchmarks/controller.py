@@ -34,8 +34,7 @@ from rich.table import Table
 
 from safeheal.config import parse_config
 from safeheal.control import Controller, ManualClock, make_profile
-from safeheal.heal import InMemoryRouter, MlflowRegistry, default_executors
-from safeheal.policy import HybridPolicy
+from safeheal.heal import InMemoryRouter, MlflowRegistry
 from safeheal.serve import FeedbackRecord, InferenceRecord
 from safeheal.store import SqlInferenceSink, SqlStore, open_store
 
@@ -111,15 +110,13 @@ def main() -> None:
                 )
             )
             router.set_arms(name, [(1, 100.0)])
-        policy = HybridPolicy.from_config(config, store=store, seed=0, clock=clock)
-        ctl = Controller(
-            store,
-            registry,
-            router,
-            policy,
-            default_executors(config),
-            clock,
+        ctl = Controller.from_config(
             config,
+            store=store,
+            registry=registry,
+            router=router,
+            clock=clock,
+            seed=0,
             models=dict.fromkeys(names, "autonomous"),
         )
         with console.status("logging traffic and building monitors"):
