@@ -81,6 +81,7 @@ from safeheal.heal import (
     ExecutorRegistry,
     ModelRegistry,
     Notifier,
+    SharedRouter,
     TrafficRouter,
     default_executors,
     finish_canary,
@@ -349,7 +350,9 @@ class Controller:
             if router is None:
                 from safeheal.serve import shared_traffic
 
-                router = shared_traffic(registry, names, db, refresh_seconds=0)
+                if names:  # the splits the store lacks start on the champions
+                    shared_traffic(registry, names, db, refresh_seconds=0)
+                router = SharedRouter(db, refresh_seconds=0)
             time_of = clock if clock is not None else RealClock()
             if policy is None:
                 policy = HybridPolicy.from_config(config, store=db, clock=time_of, seed=seed)
