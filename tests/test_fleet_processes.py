@@ -309,6 +309,16 @@ def test_a_controller_killed_mid_canary_is_taken_over_and_never_acts_twice(
             lease = store.leases([MODEL])[0]
             assert lease.owner not in ("", dead.owner)  # taken over by the second controller,
             assert lease.acquired_at >= dead.expires_at  # not before the first one's expired
+            status = subprocess.run(
+                command("status", "--config", str(fleet.config)),
+                cwd=fleet.root,
+                env={**environment(), "COLUMNS": "250"},
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert status.returncode == 0, status.stderr
+            assert lease.owner in status.stdout  # who runs the model, as `safeheal status` says
             # 4. one action, ever, and the gateway's split is the store's, on a known-good version
             fallbacks = _wait(  # the intent is settled right after the canary's end is saved
                 "the FALLBACK intent to be settled",
