@@ -79,6 +79,7 @@ from safeheal.heal import (
     ExecutionResult,
     ExecutionStatus,
     ExecutorRegistry,
+    MlflowRegistry,
     ModelRegistry,
     Notifier,
     SharedRouter,
@@ -325,8 +326,10 @@ class Controller:
         - ``registry``: the MLflow registry of ``serve.registry``;
         - ``models``: ``[control.models]`` with their modes, else ``serve.models`` in
           ``control.default_mode``;
-        - ``router``: the traffic split kept in the store (``safeheal.serve.shared_traffic``),
-          shared with a gateway on the same store, read fresh at every use;
+        - ``router``: a :class:`~safeheal.heal.SharedRouter` on the store, read fresh at every
+          use, so a gateway on the same store serves what the controller sets; the models'
+          splits the store lacks start as ``safeheal.serve.shared_traffic`` starts them (the
+          champion, or a running canary's split);
         - ``clock``: :class:`RealClock`; ``policy``: ``HybridPolicy.from_config`` on the store
           and the clock (``seed`` overrides ``policy.seed``); ``executors``: the defaults of
           ``config`` (a training function that cannot be imported fails now).
@@ -339,13 +342,13 @@ class Controller:
                 if c.models
                 else dict.fromkeys(config.serve.models, c.default_mode)
             )
+        elif not isinstance(models, Mapping):
+            models = list(models)  # read twice below
         names = list(models)
         owns = store is None
         db = store if store is not None else open_store(config.serve.store)
         try:
             if registry is None:
-                from safeheal.heal import MlflowRegistry
-
                 registry = MlflowRegistry.open(config.serve.registry, move_log=db)
             if router is None:
                 from safeheal.serve import shared_traffic
