@@ -17,6 +17,7 @@ over HTTP is the split in the store.
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import threading
@@ -359,3 +360,69 @@ def test_a_controller_killed_mid_canary_is_taken_over_and_never_acts_twice(
         store.close()
     gateway.send_signal(signal.SIGTERM)
     assert gateway.wait(60) in (0, -signal.SIGTERM, 128 + signal.SIGTERM)
+
+
+PG_CONFIG = """\
+[serve]
+models = {models}
+registry = "{registry}"
+store = "{store}"
+
+[control]
+window_minutes = 0.05
+lease_windows = 2
+"""
+
+
+def test_two_controller_processes_share_a_fleet_on_postgresql(tmp_path: Path) -> None:
+    """Two `safeheal run` on one PostgreSQL store divide four models between them; when one is
+    killed, the other takes its models over once their leases expire."""
+    from tests.test_store_conformance import _postgres_location
+
+    models = [f"pg-{i}" for i in range(4)]
+    registry = MlflowRegistry.local(tmp_path / "mlflow")
+    data = load_fair()
+    estimator = DecisionTreeClassifier(max_depth=2, random_state=0).fit(data.X, data.y)
+    for name in models:
+        registry.register(name, estimator, role="champion", reason="first fit")
+    with _postgres_location(tmp_path) as url:
+        config = tmp_path / "safeheal.toml"
+        config.write_text(
+            PG_CONFIG.format(models=json.dumps(models), registry=tmp_path / "mlflow", store=url),
+            encoding="utf-8",
+        )
+        fleet = Fleet(tmp_path, config, "", 1, 1, np.empty((0, 0)), np.empty(0))
+        store = open_store(url)
+        try:
+            first = fleet.start("run", log="run-a.log")
+            fleet.start("run", log="run-b.log")
+
+            def divided() -> dict[str, list[str]] | None:
+                owners: dict[str, list[str]] = {}
+                now = datetime.now(UTC)
+                for lease in store.leases(models):
+                    if lease.live(now):
+                        owners.setdefault(lease.owner, []).append(lease.model)
+                return owners if sorted(map(len, owners.values())) == [2, 2] else None
+
+            owners = _wait("the fleet to be divided", divided, fleet, time.monotonic() + 120)
+            pid = str(first.pid)
+            killed = next(o for o in owners if f":{pid}:" in o)
+            first.send_signal(signal.SIGKILL)
+            first.wait(30)
+            survivor = next(o for o in owners if o != killed)
+            _wait(
+                "the survivor to take every model",
+                lambda: all(
+                    lease.owner == survivor and lease.live(datetime.now(UTC))
+                    for lease in store.leases(models)
+                ),
+                fleet,
+                time.monotonic() + BOUND,
+            )
+        finally:
+            store.close()
+            for p in fleet.processes:
+                if p.poll() is None:
+                    p.kill()
+                p.wait(30)
