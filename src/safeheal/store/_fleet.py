@@ -192,16 +192,19 @@ class FleetRecords:
             conn.execute(delete(control_owners).where(o.expires_at <= now, o.owner != owner))
             if not names:
                 return ()
-            conn.execute(
-                insert(control_leases)
-                .values(
-                    [
-                        {"model": m, "owner": "", "expires_at": _NEVER, "acquired_at": now}
-                        for m in names
-                    ]
+            known = set(conn.execute(select(le.model).where(le.model.in_(names))).scalars())
+            if len(known) < len(names):  # a model's first claim: its row, held by nobody
+                conn.execute(
+                    insert(control_leases)
+                    .values(
+                        [
+                            {"model": m, "owner": "", "expires_at": _NEVER, "acquired_at": now}
+                            for m in names
+                            if m not in known
+                        ]
+                    )
+                    .on_conflict_do_nothing()
                 )
-                .on_conflict_do_nothing()
-            )
             alive = int(
                 conn.execute(
                     select(func.count()).select_from(control_owners).where(o.expires_at > now)
