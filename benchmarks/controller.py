@@ -31,11 +31,11 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 from rich.table import Table
+from sklearn.linear_model import LogisticRegression
 
 from safeheal.config import parse_config
 from safeheal.control import Controller, ManualClock, make_profile
-from safeheal.heal import InMemoryRouter, MlflowRegistry, default_executors
-from safeheal.policy import HybridPolicy
+from safeheal.heal import InMemoryRouter, MlflowRegistry
 from safeheal.serve import FeedbackRecord, InferenceRecord
 from safeheal.store import SqlInferenceSink, SqlStore, open_store
 
@@ -98,6 +98,13 @@ def main() -> None:
         names = [f"bench-{i}" for i in range(args.models + 1)]
         # the analytic accuracy of predicting sign(x0) when y = sign(x0 + N(0, 0.25))
         baseline = 0.852
+        # every model is registered (its champion, version 1): a window reads its roles
+        champion = LogisticRegression().fit(
+            rng.normal(size=(200, args.features)), rng.integers(0, 2, size=200)
+        )
+        with console.status(f"registering {len(names)} models in MLflow"):
+            for name in names:
+                registry.register(name, champion, role="champion", reason="benchmark")
         for name in names:
             ref = rng.normal(size=(args.reference, args.features))
             store.save_profile(
@@ -111,15 +118,13 @@ def main() -> None:
                 )
             )
             router.set_arms(name, [(1, 100.0)])
-        policy = HybridPolicy.from_config(config, store=store, seed=0, clock=clock)
-        ctl = Controller(
-            store,
-            registry,
-            router,
-            policy,
-            default_executors(config),
-            clock,
+        ctl = Controller.from_config(
             config,
+            store=store,
+            registry=registry,
+            router=router,
+            clock=clock,
+            seed=0,
             models=dict.fromkeys(names, "autonomous"),
         )
         with console.status("logging traffic and building monitors"):

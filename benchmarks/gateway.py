@@ -1,9 +1,13 @@
 """Gateway throughput and latency beside a bare FastAPI endpoint serving the same model.
 
 Run:  .venv/bin/python benchmarks/gateway.py  [--repeats N] [--quick] [--sink memory|sqlite]
+                                              [--traffic memory|store]
 
 ``--sink sqlite`` logs into the store's SQLite file (WAL) through ``SqlInferenceSink``, as
-``safeheal serve`` does; ``memory`` keeps records in a ``MemorySink``.
+``safeheal serve`` does; ``memory`` keeps records in a ``MemorySink``. ``--traffic store`` reads
+the traffic split from the store's SQLite file through ``safeheal.heal.SharedRouter`` (cached,
+reread every 250 ms), as ``safeheal serve`` does so that ``safeheal run`` can steer it;
+``memory`` routes from an in-process table.
 
 Two servers, one at a time, each in its own process under uvicorn on 127.0.0.1 (same settings:
 h11, asyncio loop, no access log, a port of its own):
@@ -82,10 +86,24 @@ def _bare_app() -> FastAPI:
     return app
 
 
-def _gateway_app(sink_kind: str, directory: str) -> tuple[Any, Any]:
+def _traffic(traffic_kind: str, directory: str) -> Any:
+    from safeheal.serve import InMemoryTrafficTable
+
+    split = [(2, 10.0), (1, 90.0)]
+    if traffic_kind == "memory":
+        return InMemoryTrafficTable({MODEL: split})
+    from safeheal.heal import SharedRouter
+    from safeheal.store import open_store
+
+    store = open_store(f"{directory}/gateway.db")
+    store.save_split(MODEL, split)
+    return SharedRouter(store, models=[MODEL], refresh_seconds=0.25)
+
+
+def _gateway_app(sink_kind: str, traffic_kind: str, directory: str) -> tuple[Any, Any]:
     from sklearn.datasets import load_breast_cancer
 
-    from safeheal.serve import InMemoryTrafficTable, MemorySink, StaticModelSource, create_app
+    from safeheal.serve import MemorySink, StaticModelSource, create_app
 
     names = [str(n) for n in load_breast_cancer().feature_names]
     source = StaticModelSource()
@@ -98,13 +116,11 @@ def _gateway_app(sink_kind: str, directory: str) -> tuple[Any, Any]:
         from safeheal.store import SqlInferenceSink
 
         sink = SqlInferenceSink.open(f"{directory}/gateway.db")
-    app = create_app(
-        models=source, traffic=InMemoryTrafficTable({MODEL: [(2, 10), (1, 90)]}), sink=sink
-    )
+    app = create_app(models=source, traffic=_traffic(traffic_kind, directory), sink=sink)
     return app, sink
 
 
-def child(kind: str, sink_kind: str) -> None:
+def child(kind: str, sink_kind: str, traffic_kind: str) -> None:
     """Serve until a line arrives on stdin; print the port first and the log counters last."""
     from safeheal.serve import ServerThread
 
@@ -116,7 +132,7 @@ def child(kind: str, sink_kind: str) -> None:
         if kind == "bare":
             app = _bare_app()
         else:
-            app, sink = _gateway_app(sink_kind, directory)
+            app, sink = _gateway_app(sink_kind, traffic_kind, directory)
         server = ServerThread(app).start()
         print(f"PORT {server.port}", flush=True)
         sys.stdin.readline()
@@ -138,10 +154,19 @@ def child(kind: str, sink_kind: str) -> None:
 class Server:
     """A child process serving one app; ``close`` stops it and returns its report."""
 
-    def __init__(self, kind: str, sink_kind: str) -> None:
+    def __init__(self, kind: str, sink_kind: str, traffic_kind: str) -> None:
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--child", kind, "--sink", sink_kind],
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                kind,
+                "--sink",
+                sink_kind,
+                "--traffic",
+                traffic_kind,
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -261,10 +286,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="fewer requests, one repeat")
     parser.add_argument("--sink", choices=["memory", "sqlite"], default="memory")
+    parser.add_argument("--traffic", choices=["memory", "store"], default="memory")
     parser.add_argument("--child", choices=["bare", "gateway"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.sink)
+        child(args.child, args.sink, args.traffic)
         return
 
     scale = 0.25 if args.quick else 1.0
@@ -279,12 +305,13 @@ def main() -> None:
     console = Console(width=max(Console().width, 110))
     console.print(
         f"[bold]Gateway vs bare FastAPI endpoint[/bold]: {CONCURRENCY} connections, "
-        f"{repeats} alternating run(s) per workload, sink={args.sink}, {len(cpus)} CPUs"
+        f"{repeats} alternating run(s) per workload, sink={args.sink}, "
+        f"traffic={args.traffic}, {len(cpus)} CPUs"
     )
 
     results: dict[tuple[str, str], list[Run]] = {}
     sent_to_gateway = 0
-    servers = {kind: Server(kind, args.sink) for kind in ("bare", "gateway")}
+    servers = {kind: Server(kind, args.sink, args.traffic) for kind in ("bare", "gateway")}
     try:
         warm = bodies(500, 1, "warm")
         for kind, server in servers.items():

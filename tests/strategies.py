@@ -282,3 +282,11 @@ def episode_results(draw: st.DrawFn, system: str | None = None) -> EpisodeResult
         engineer_minutes=draw(minutes),
         detection=WindowCounts(draw(counts), draw(counts), draw(counts), draw(counts)),
     )
+
+
+def lease_steps() -> st.SearchStrategy[list[tuple[str, int]]]:
+    """Lease claims by three controllers: who claims, and the seconds since the previous claim
+    (up to 400 s, beyond a 3-minute lease; a controller that stops claiming has died)."""
+    return st.lists(
+        st.tuples(st.sampled_from(["a", "b", "c"]), st.integers(0, 400)), min_size=1, max_size=25
+    )

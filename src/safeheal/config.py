@@ -549,6 +549,9 @@ class ControlConfig(_Section):
     #: Labels arriving in a window are joined to predictions made up to this many minutes
     #: before the window began (labels arrive after their predictions).
     label_lookback_minutes: NonNegative = 0.0
+    #: A controller's lease on a model lasts this many windows and is renewed every window; a
+    #: controller that dies has its models taken over by the others after it (``safeheal run``).
+    lease_windows: Annotated[float, Field(ge=1.5, le=1000)] = 3.0
     default_mode: ControlMode = "shadow"
     models: dict[str, ControlModelConfig] = Field(default_factory=dict)
 
@@ -661,6 +664,10 @@ class ServeConfig(_Section):
         if self.ui is not None:
             return self.ui
         return is_loopback(host or self.host)
+
+    #: How often the gateway rereads the traffic split the controllers set in the store, in
+    #: milliseconds (a split changes there by canary steps, at most once a window).
+    traffic_refresh_ms: Annotated[int, Field(ge=1, le=60_000)] = 250
 
     @model_validator(mode="after")
     def _one_token(self) -> ServeConfig:

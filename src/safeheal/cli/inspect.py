@@ -35,15 +35,33 @@ def _first(reasons: tuple[str, ...] | list[str]) -> str:
 
 # --- status -------------------------------------------------------------------------------------
 def run_status(config_path: Path) -> None:
-    """A table of every model: zone of its last decision, mode, canary, pending escalations."""
+    """A table of every model: zone of its last decision, mode, canary, pending escalations, and
+    the controller that holds its lease (several `safeheal run` share a fleet by leases)."""
     config = read_config(config_path)
     out = console()
     with open_existing_store(config) as store:
         names = _known_models(config, store)
+        leases = {lease.model: lease for lease in store.leases(names)}
+        now = datetime.now(UTC)
         table = Table(title=f"safeheal models ({store.url})")
-        for col in ("model", "zone", "last action", "decided at", "mode", "canary", "escalations"):
+        for col in (
+            "model",
+            "zone",
+            "last action",
+            "decided at",
+            "mode",
+            "canary",
+            "escalations",
+            "controller",
+        ):
             table.add_column(col)
         for name in names:
+            lease = leases.get(name)
+            holder = (
+                f"{lease.owner} until {when(lease.expires_at)}"
+                if lease is not None and lease.live(now)
+                else "none"
+            )
             last = store.decisions(name, limit=1)
             d = last[-1] if last else None
             canaries = store.active_canaries(name)
@@ -68,6 +86,7 @@ def run_status(config_path: Path) -> None:
                 _mode(config, name),
                 canary,
                 escalations,
+                holder,
             )
     if not names:
         out.print(

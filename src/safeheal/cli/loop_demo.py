@@ -218,8 +218,7 @@ def run_loop_demo(
     from safeheal.config import parse_config
     from safeheal.control import Controller, ManualClock, TimedProbe, register_profile
     from safeheal.datasets import load_fair
-    from safeheal.heal import InMemoryRouter, MlflowRegistry, approve, default_executors
-    from safeheal.policy import HybridPolicy
+    from safeheal.heal import InMemoryRouter, MlflowRegistry, approve
     from safeheal.serve import Dashboard, RegistryModelSource, ServerThread, create_app
     from safeheal.store import SqlInferenceSink, open_store
 
@@ -277,15 +276,13 @@ def run_loop_demo(
         router = InMemoryRouter()
         router.set_arms(MODEL, [(v1, 100.0)])
         hosts = _Hosts(RegistryModelSource(registry, feature_names={MODEL: names}))
-        policy = HybridPolicy.from_config(config, store=store, seed=seed, clock=clock)
-        ctl = Controller(
-            store,
-            registry,
-            router,
-            policy,
-            default_executors(config),
-            clock,
+        ctl = Controller.from_config(
             config,
+            store=store,
+            registry=registry,
+            router=router,
+            clock=clock,
+            seed=seed,
             models={MODEL: "autonomous"},
             probe=TimedProbe(hosts.load, repeats=3),
         )

@@ -8,6 +8,7 @@ settings and each model's mode from ``[control]``. The models are those of
 from __future__ import annotations
 
 import gc
+import signal
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +21,7 @@ from safeheal.config import ControlMode, SafehealConfig
 from safeheal.errors import ConfigError
 
 if TYPE_CHECKING:
-    from safeheal.control import Controller, WindowResult
+    from safeheal.control import Clock, Controller, WindowResult
 
 __all__ = ["build_controller", "results_table", "run_controller"]
 
@@ -37,37 +38,26 @@ def _models(config: SafehealConfig, source: str) -> dict[str, ControlMode]:
     )
 
 
-def build_controller(config: SafehealConfig, *, source: str = "configuration") -> Controller:
-    """A controller on the real clock over the models of ``config``; the caller closes it and
-    its store (``controller.store``)."""
-    from safeheal.cli.serve import open_registry
-    from safeheal.control import Controller, RealClock
-    from safeheal.heal import default_executors
-    from safeheal.policy import HybridPolicy
-    from safeheal.serve import traffic_from_registry
-    from safeheal.store import open_store
+def default_owner() -> str:
+    """This process's name among the controllers on a store: ``host:pid:random``."""
+    import os
+    import secrets
+    import socket
 
-    models = _models(config, source)
-    executors = default_executors(config)  # a bad training function fails now
-    store = open_store(config.serve.store)
-    try:
-        registry = open_registry(config.serve.registry, move_log=store)
-        router = traffic_from_registry(registry, list(models), canaries=store)
-        clock = RealClock()
-        policy = HybridPolicy.from_config(config, store=store, clock=clock)
-        return Controller(
-            store,
-            registry,
-            router,
-            policy,
-            executors,
-            clock,
-            config,
-            models=models,
-        )
-    except BaseException:
-        store.close()
-        raise
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def build_controller(
+    config: SafehealConfig, *, source: str = "configuration", clock: Clock | None = None
+) -> Controller:
+    """A controller on the real clock (or ``clock``) over the models of ``config``, sharing the
+    traffic split with the gateway on the same store and holding leases on its models (several
+    ``safeheal run`` on one store share the fleet); the caller closes it."""
+    from safeheal.control import Controller
+
+    return Controller.from_config(
+        config, models=_models(config, source), clock=clock, lease_owner=default_owner()
+    )
 
 
 def results_table(results: Sequence[WindowResult], title: str) -> Table:
@@ -115,15 +105,26 @@ def run_controller(config_path: Path, *, once: bool) -> None:
             return
         out.print(
             f"safeheal run: {', '.join(sorted(ctl.models))}; a window every "
-            f"{config.control.window_minutes:g} min; store {ctl.store.url}. Ctrl-C stops."
+            f"{config.control.window_minutes:g} min; store {ctl.store.url}; controller "
+            f"{ctl.lease_owner} (runs the models it holds a lease on). Ctrl-C stops."
         )
+        signal.signal(signal.SIGTERM, _stop)
         while True:
             began = time.monotonic()
             results = ctl.run_once()
-            out.print(results_table(results, f"window ending {when(ctl.clock.now())} UTC"))
+            title = (
+                f"window ending {when(ctl.clock.now())} UTC: {len(ctl.held)} of "
+                f"{len(ctl.models)} models leased to {ctl.lease_owner}"
+            )
+            out.print(results_table(results, title))
             time.sleep(max(0.0, period - (time.monotonic() - began)))
     except KeyboardInterrupt:
-        out.print("safeheal run: stopped.")
+        out.print("safeheal run: stopped; its leases are released.")
     finally:
         ctl.close()
         ctl.store.close()
+
+
+def _stop(signum: int, frame: object) -> None:
+    """SIGTERM stops like Ctrl-C: the leases are given up, so the others take over at once."""
+    raise KeyboardInterrupt

@@ -23,9 +23,7 @@ from safeheal.store import SqlStore, open_store
 def open_registry(where: str, *, move_log: RoleMoveLog | None = None) -> MlflowRegistry:
     """The registry ``[serve] registry`` names: an MLflow tracking URI (it has ``://``), else a
     directory holding a local MLflow registry (created if missing)."""
-    if "://" in where:
-        return MlflowRegistry(where, move_log=move_log)
-    return MlflowRegistry.local(Path(where), move_log=move_log)
+    return MlflowRegistry.open(where, move_log=move_log)
 
 
 @dataclass
@@ -45,9 +43,10 @@ class Serving:
 def build_gateway(
     config: SafehealConfig, *, source: str = "configuration", host: str | None = None
 ) -> Serving:
-    """The gateway of ``config.serve``: each model on its champion (or its running canary's
-    split), the admin API through the registry and the store, the inference log in the store,
-    and the dashboard at /ui when ``serve.ui`` allows it on ``host`` (default ``serve.host``).
+    """The gateway of ``config.serve``: each model on the split stored for it (shared with the
+    controllers on the same store), else its champion (or its running canary's split); the admin
+    API through the registry and the store; the inference log in the store; and the dashboard at
+    /ui when ``serve.ui`` allows it on ``host`` (default ``serve.host``).
     Raises a :class:`~safeheal.errors.SafehealError` naming whatever is wrong."""
     from safeheal.serve import (
         Dashboard,
@@ -55,7 +54,7 @@ def build_gateway(
         HealingAdmin,
         RegistryModelSource,
         create_app,
-        traffic_from_registry,
+        shared_traffic,
     )
     from safeheal.store import SqlInferenceSink
 
@@ -71,7 +70,10 @@ def build_gateway(
     store = open_store(s.store)
     try:
         registry = open_registry(s.registry, move_log=store)
-        traffic = traffic_from_registry(registry, s.models, canaries=store)
+        # The split lives in the store: `safeheal run` on the same store steers what is served.
+        traffic = shared_traffic(
+            registry, s.models, store, refresh_seconds=s.traffic_refresh_ms / 1000.0
+        )
         models = RegistryModelSource(registry, feature_names=s.feature_names)
         for name in s.models:  # every routed version must load and name its features, now
             for arm in traffic.arms(name) or ():

@@ -42,6 +42,14 @@ followed; if not, the intent is abandoned and the routing put back as it was. A 
 already has an intent never acts again, so no action is ever taken twice. Canary state is saved
 at every step, so a canary is resumed where it was (or aborted to its incumbent when unreadable).
 
+Several controllers (``lease_owner``): each :meth:`Controller.run_once` first claims leases on
+its models in the store (renewing its own, taking free or expired ones up to its share of the
+fleet; :meth:`~safeheal.store.SqlStore.claim_leases`) and runs only the models it holds, so
+controllers sharing one store (PostgreSQL) never both act on one model. A lease lasts
+``control.lease_windows`` windows; a controller that dies has its models taken over after that,
+and the new owner settles what it left behind exactly as a restarted controller would. Before
+acting, the controller checks that it still holds the model's lease.
+
 Many models: :meth:`Controller.run_once` runs every model's window on a thread pool and waits at
 most ``control.model_timeout_seconds``; a model still running then is reported ``late`` (its
 window finishes in the background) and skipped (``busy``) until it is done, so one slow model
@@ -50,6 +58,7 @@ never holds up the others.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -80,8 +89,10 @@ from safeheal.heal import (
     ExecutionResult,
     ExecutionStatus,
     ExecutorRegistry,
+    MlflowRegistry,
     ModelRegistry,
     Notifier,
+    SharedRouter,
     TrafficRouter,
     default_executors,
     finish_canary,
@@ -90,7 +101,7 @@ from safeheal.heal import (
 from safeheal.heal._registry import check_model_name
 from safeheal.policy import HybridPolicy
 from safeheal.signals import Monitor
-from safeheal.store import IntentRecord, SqlInferenceSink, SqlStore
+from safeheal.store import IntentRecord, SqlInferenceSink, SqlStore, open_store
 
 __all__ = ["MODES", "Controller", "ModelMode", "WindowResult", "WindowStatus"]
 
@@ -253,6 +264,12 @@ class Controller:
         Times a version where it serves, before the champion gets traffic back (default: a
         :class:`TimedProbe` of the registry's model in this process; pass one over the serving
         path to see a slow host, see :mod:`safeheal.control._probe`).
+    lease_owner:
+        This controller's name among several sharing ``store`` (unique per process, e.g.
+        ``host:pid:random``): :meth:`run_once` then runs only the models it holds a lease on.
+        None (the default): one controller, no leases.
+
+    :meth:`from_config` builds one from ``safeheal.toml`` alone.
     """
 
     def __init__(
@@ -269,7 +286,16 @@ class Controller:
         notifier: Notifier | None = None,
         actor: str = "safeheal-controller",
         probe: LatencyProbe | None = None,
+        lease_owner: str | None = None,
     ) -> None:
+        if lease_owner is not None and (not isinstance(lease_owner, str) or not lease_owner):
+            raise ConfigError(
+                f"the `lease_owner` parameter of Controller must be a non-empty string or None; "
+                f"got {lease_owner!r}"
+            )
+        self.lease_owner = lease_owner
+        self._held: set[str] = set()
+        self._owns_store = False
         self.store = store
         self.registry = registry
         self.router = router
@@ -302,6 +328,83 @@ class Controller:
         self._busy: dict[str, Future[WindowResult]] = {}
         self._pool = ThreadPoolExecutor(max_workers=c.max_workers, thread_name_prefix="safeheal")
 
+    @classmethod
+    def from_config(
+        cls,
+        config: SafehealConfig,
+        *,
+        store: SqlStore | None = None,
+        registry: ModelRegistry | None = None,
+        router: TrafficRouter | None = None,
+        clock: Clock | None = None,
+        policy: HybridPolicy | None = None,
+        executors: ExecutorRegistry | None = None,
+        models: Mapping[str, ModelMode] | Iterable[str] | None = None,
+        seed: int | None = None,
+        notifier: Notifier | None = None,
+        lease_owner: str | None = None,
+        probe: LatencyProbe | None = None,
+    ) -> Controller:
+        """A controller from ``config``, with any part given instead of built:
+
+        - ``store``: opened from ``serve.store`` (and closed by :meth:`close`);
+        - ``registry``: the MLflow registry of ``serve.registry``;
+        - ``models``: ``[control.models]`` with their modes, else ``serve.models`` in
+          ``control.default_mode``;
+        - ``router``: a :class:`~safeheal.heal.SharedRouter` on the store, read fresh at every
+          use, so a gateway on the same store serves what the controller sets; the models'
+          splits the store lacks start as ``safeheal.serve.shared_traffic`` starts them (the
+          champion, or a running canary's split);
+        - ``clock``: :class:`RealClock`; ``policy``: ``HybridPolicy.from_config`` on the store
+          and the clock (``seed`` overrides ``policy.seed``); ``executors``: the defaults of
+          ``config`` (a training function that cannot be imported fails now); ``probe``: see
+          the class.
+        """
+        run = executors if executors is not None else default_executors(config)
+        if models is None:
+            c = config.control
+            models = (
+                {n: m.mode for n, m in c.models.items()}
+                if c.models
+                else dict.fromkeys(config.serve.models, c.default_mode)
+            )
+        elif not isinstance(models, Mapping):
+            models = list(models)  # read twice below
+        names = list(models)
+        owns = store is None
+        db = store if store is not None else open_store(config.serve.store)
+        try:
+            if registry is None:
+                registry = MlflowRegistry.open(config.serve.registry, move_log=db)
+            if router is None:
+                from safeheal.serve import shared_traffic
+
+                if names:  # the splits the store lacks start on the champions
+                    shared_traffic(registry, names, db, refresh_seconds=0)
+                router = SharedRouter(db, refresh_seconds=0)
+            time_of = clock if clock is not None else RealClock()
+            if policy is None:
+                policy = HybridPolicy.from_config(config, store=db, clock=time_of, seed=seed)
+            ctl = cls(
+                db,
+                registry,
+                router,
+                policy,
+                run,
+                time_of,
+                config,
+                models=models,
+                notifier=notifier,
+                lease_owner=lease_owner,
+                probe=probe,
+            )
+        except BaseException:
+            if owns:
+                db.close()
+            raise
+        ctl._owns_store = owns
+        return ctl
+
     # --- the fleet ------------------------------------------------------------------------------
     def add_model(self, name: str, mode: ModelMode | None = None) -> None:
         """Run ``name`` from now on, in ``mode`` (default ``control.default_mode``)."""
@@ -332,9 +435,24 @@ class Controller:
                 f"[control.models.{name}]"
             ) from None
 
+    @property
+    def held(self) -> tuple[str, ...]:
+        """With ``lease_owner``: the models this controller held a lease on at its last
+        :meth:`run_once`, sorted."""
+        return tuple(sorted(self._held))
+
     def close(self) -> None:
-        """Stop the worker threads (waiting for windows still running)."""
+        """Stop the worker threads (waiting for windows still running), give up this
+        controller's leases (the others take its models over at once) and close the store if
+        :meth:`from_config` opened it."""
         self._pool.shutdown(wait=True)
+        if self.lease_owner is not None:
+            # A store that is gone: the leases expire on their own.
+            with contextlib.suppress(SafehealError):
+                self.store.release_leases(self.lease_owner)
+            self._held = set()
+        if self._owns_store:
+            self.store.close()
 
     def __enter__(self) -> Controller:
         return self
@@ -352,7 +470,10 @@ class Controller:
         when = _aware(now, "`now`") if now is not None else self.clock.now()
         futures: dict[str, Future[WindowResult]] = {}
         out: dict[str, WindowResult] = {}
+        held = self._claim(when)
         for name, mode in self._modes.items():
+            if name not in held:
+                continue
             running = self._busy.get(name)
             if running is not None and not running.done():
                 out[name] = self._skipped(name, mode, when, "busy", "its last window still runs")
@@ -374,6 +495,28 @@ class Controller:
                     f"finishes in the background and the next window waits for it",
                 )
         return [out[n] for n in self._modes if n in out]
+
+    def _claim(self, now: datetime) -> set[str]:
+        """The models to run in this window: all, or (with a lease owner) those whose lease this
+        controller holds after renewing and claiming. A model whose lease was lost is recovered
+        again should it come back (another controller may have changed it meanwhile)."""
+        if self.lease_owner is None:
+            return set(self._modes)
+        c = self.config.control
+        ttl = timedelta(minutes=c.window_minutes * c.lease_windows)
+        held = set(self.store.claim_leases(self.lease_owner, list(self._modes), now=now, ttl=ttl))
+        self._recovered -= self._held - held
+        self._held = held
+        return held
+
+    def _leased(self, model: str, now: datetime, notes: list[str]) -> bool:
+        """Whether this controller may act on ``model`` now (always, without leases)."""
+        if self.lease_owner is None or self.store.holds_lease(self.lease_owner, model, now=now):
+            return True
+        notes.append(
+            f"the lease on model {model!r} expired or went to another controller; not acting"
+        )
+        return False
 
     def _skipped(
         self, name: str, mode: ModelMode, now: datetime, status: WindowStatus, why: str
@@ -802,6 +945,8 @@ class Controller:
         *,
         why: str | None = None,
     ) -> tuple[Action | None, ExecutionResult | None]:
+        if not self._leased(model, now, notes):
+            return None, None
         key = f"{model}/{now.isoformat()}/{action.name}"
         roles = self.registry.roles(model)
         payload = {
@@ -1059,6 +1204,8 @@ class Controller:
                 model=model,
                 at=now,
             )
+            return None
+        if not self._leased(model, now, notes):
             return None
         key = f"{model}/{now.isoformat()}/{_RESTORE}"
         payload = {

@@ -189,6 +189,15 @@ class MlflowRegistry:
             **kwargs,
         )
 
+    @classmethod
+    def open(cls, where: str | os.PathLike[str], **kwargs: Any) -> MlflowRegistry:
+        """The registry ``where`` names (``[serve] registry``): an MLflow tracking URI (it has
+        ``://``), else a directory holding a local registry (:meth:`local`, created if missing)."""
+        text = os.fspath(where)
+        if "://" in text:
+            return cls(text, **kwargs)
+        return cls.local(text, **kwargs)
+
     def __repr__(self) -> str:
         return f"MlflowRegistry({self.tracking_uri!r})"
 

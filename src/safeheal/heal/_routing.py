@@ -3,6 +3,8 @@
 - :class:`TrafficRouter`: the arms (version, weight in percent) of each model. The serving
   gateway's traffic table implements it; :class:`InMemoryRouter` is a real one for tests,
   benchmarks and notebooks.
+- :class:`SharedRouter`: a :class:`TrafficRouter` kept in the store (any :class:`SplitStore`), so
+  a gateway and controllers in other processes serve and steer the same split.
 - :class:`Notifier`: tells a human (:class:`WebhookNotifier` posts JSON to a URL).
 
 ``heal`` never imports ``serve`` (design.md 1): the gateway's table satisfies
@@ -13,19 +15,25 @@ table that takes ``(version, weight)`` pairs takes arms too.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import threading
+import time
 from collections import deque
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-from safeheal.errors import ConfigError, NotifyError
+from safeheal.errors import ConfigError, NotifyError, SafehealError
 
 __all__ = [
     "Arm",
     "ArmLike",
     "InMemoryRouter",
     "Notifier",
+    "SharedRouter",
+    "SplitStore",
+    "StoredSplit",
     "TrafficRouter",
     "WebhookNotifier",
     "check_arms",
@@ -164,6 +172,148 @@ class InMemoryRouter:
 
     def __repr__(self) -> str:
         return f"InMemoryRouter({self._arms!r})"
+
+
+class StoredSplit(Protocol):
+    """A model's split as a :class:`SplitStore` keeps it."""
+
+    @property
+    def arms(self) -> Sequence[tuple[int, float]]: ...
+
+    @property
+    def revision(self) -> int: ...
+
+
+@runtime_checkable
+class SplitStore(Protocol):
+    """Where a :class:`SharedRouter` keeps the splits (``safeheal.store.SqlStore`` is one)."""
+
+    def save_split(
+        self, model: str, arms: Sequence[tuple[int, float]], *, at: datetime | None = None
+    ) -> int:
+        """Replace the model's split; return its new revision."""
+        ...
+
+    def load_splits(self, models: Sequence[str] | None = None) -> Mapping[str, StoredSplit]:
+        """The stored splits (of ``models``), by model."""
+        ...
+
+
+_log = logging.getLogger("safeheal.heal")
+
+
+class SharedRouter:
+    """A :class:`TrafficRouter` kept in a :class:`SplitStore`: every process on the same store
+    (the gateway, the controllers) serves and steers the same split.
+
+    ``set_arms`` checks the arms, writes them in one transaction (the model's revision goes up)
+    and updates this process's copy at once. ``arms`` reads the copy, which is reloaded from the
+    store when it is older than ``refresh_seconds``: on the request path that costs a clock
+    read, and one query per interval (by whichever request comes first; the others keep using
+    the copy meanwhile). With ``refresh_seconds=0`` every read goes to the store (the
+    controller's choice: it must see a split a human just set). A store that cannot be read
+    leaves the last copy in service (and is logged): the gateway keeps serving.
+
+    ``models`` limits the router to those models (the gateway's); by default it routes every
+    model the store has a split for.
+    """
+
+    def __init__(
+        self,
+        splits: SplitStore,
+        *,
+        models: Sequence[str] | None = None,
+        refresh_seconds: float = 0.25,
+    ) -> None:
+        if (
+            isinstance(refresh_seconds, bool)
+            or not isinstance(refresh_seconds, int | float)
+            or not (math.isfinite(refresh_seconds) and refresh_seconds >= 0)
+        ):
+            raise ConfigError(
+                f"the `refresh_seconds` parameter of SharedRouter must be a number >= 0; "
+                f"got {refresh_seconds!r}"
+            )
+        self.splits = splits
+        self.refresh_seconds = float(refresh_seconds)
+        self._only = None if models is None else tuple(models)
+        self._copy: dict[str, tuple[int, tuple[Arm, ...]]] = {}
+        self._write_lock = threading.Lock()
+        self._refreshing = threading.Lock()
+        self._due = 0.0
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Reload the copy from the store now (raises what the store raises)."""
+        stored = self.splits.load_splits(self._only)
+        with self._write_lock:
+            fresh: dict[str, tuple[int, tuple[Arm, ...]]] = {}
+            for model, split in stored.items():
+                old = self._copy.get(model)
+                if old is not None and old[0] >= split.revision:
+                    fresh[model] = old  # unchanged (or newer here: just written by this process)
+                else:
+                    fresh[model] = (split.revision, tuple(Arm(v, w) for v, w in split.arms))
+            self._copy = fresh
+            self._due = time.monotonic() + self.refresh_seconds
+
+    def _maybe_refresh(self) -> None:
+        if time.monotonic() < self._due or not self._refreshing.acquire(blocking=False):
+            return
+        try:
+            self.refresh()
+        except SafehealError as exc:
+            self._due = time.monotonic() + self.refresh_seconds
+            _log.warning("traffic splits not refreshed, serving the last ones read: %s", exc)
+        finally:
+            self._refreshing.release()
+
+    def arms(self, model: str) -> tuple[Arm, ...] | None:
+        if self.refresh_seconds == 0:
+            self._read_one(model)
+        else:
+            self._maybe_refresh()
+        hit = self._copy.get(model)
+        return None if hit is None else hit[1]
+
+    def _read_one(self, model: str) -> None:
+        if self._only is not None and model not in self._only:
+            return
+        split = self.splits.load_splits([model]).get(model)
+        with self._write_lock:
+            if split is None:
+                return
+            old = self._copy.get(model)
+            if old is None or old[0] < split.revision:
+                updated = dict(self._copy)
+                updated[model] = (split.revision, tuple(Arm(v, w) for v, w in split.arms))
+                self._copy = updated
+
+    def set_arms(self, model: str, arms: Sequence[tuple[int, float]]) -> None:
+        if not isinstance(model, str) or not model:
+            raise ConfigError(f"a model name must be a non-empty string; got {model!r}")
+        checked = check_arms(arms, model=model)
+        revision = self.splits.save_split(model, [(a.version, a.weight) for a in checked])
+        with self._write_lock:
+            old = self._copy.get(model)
+            if old is None or old[0] < revision:
+                updated = dict(self._copy)
+                updated[model] = (revision, checked)
+                self._copy = updated
+
+    def revision(self, model: str) -> int | None:
+        """The revision of the model's split in this process's copy (None: not routed)."""
+        hit = self._copy.get(model)
+        return None if hit is None else hit[0]
+
+    def models(self) -> tuple[str, ...]:
+        """Names of the routed models, sorted."""
+        if self.refresh_seconds > 0:
+            self._maybe_refresh()
+        return tuple(sorted(self._copy))
+
+    def __repr__(self) -> str:
+        return f"SharedRouter({self.splits!r}, refresh_seconds={self.refresh_seconds:g})"
 
 
 @runtime_checkable

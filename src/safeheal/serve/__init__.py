@@ -35,7 +35,13 @@ from safeheal.serve._admin import TrafficAdmin
 from safeheal.serve._app import create_app
 from safeheal.serve._dashboard import Dashboard, DashboardStore
 from safeheal.serve._errors import AdminConflictError, ModelNotFoundError, NotSupportedError
-from safeheal.serve._healing import HealingAdmin, HealingStore, traffic_from_registry
+from safeheal.serve._healing import (
+    HealingAdmin,
+    HealingStore,
+    TrafficStore,
+    shared_traffic,
+    traffic_from_registry,
+)
 from safeheal.serve._logwriter import LogStats
 from safeheal.serve._models import RegistryModelSource, StaticModelSource, as_predictor
 from safeheal.serve._protocols import (
@@ -83,6 +89,7 @@ __all__ = [
     "ServerThread",
     "StaticModelSource",
     "TrafficAdmin",
+    "TrafficStore",
     "TrafficTable",
     "app_from_registry",
     "as_predictor",
@@ -91,5 +98,6 @@ __all__ = [
     "create_app",
     "run_server",
     "serve",
+    "shared_traffic",
     "traffic_from_registry",
 ]

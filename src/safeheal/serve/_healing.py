@@ -6,7 +6,8 @@ a human's action out with ``safeheal.heal`` (the registry's roles, the ROLLBACK 
 canary state machine, :func:`~safeheal.heal.approve`), so that a promotion by hand and one by a
 canary leave the same trail. :func:`traffic_from_registry` builds the traffic table a gateway
 starts with: the champions, and the split of every canary still running (a gateway restarted
-mid-canary routes exactly as before).
+mid-canary routes exactly as before). :func:`shared_traffic` keeps that table in the store
+instead, so a gateway and controllers in other processes share it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ from safeheal.heal import (
     ExecutionStatus,
     ModelRegistry,
     RollbackExecutor,
+    SharedRouter,
+    SplitStore,
+    StoredSplit,
     abort,
     approve,
     finish_canary,
@@ -53,7 +57,13 @@ from safeheal.serve._traffic import InMemoryTrafficTable
 if TYPE_CHECKING:
     from safeheal.config import SafehealConfig
 
-__all__ = ["HealingAdmin", "HealingStore", "traffic_from_registry"]
+__all__ = [
+    "HealingAdmin",
+    "HealingStore",
+    "TrafficStore",
+    "shared_traffic",
+    "traffic_from_registry",
+]
 
 _log = logging.getLogger("safeheal.serve")
 
@@ -319,3 +329,41 @@ def traffic_from_registry(
             raise ConfigError(f"model {name!r} has no champion version in the registry to serve")
         table.set_arms(name, [(int(holder.version), 100.0)])
     return table
+
+
+@runtime_checkable
+class TrafficStore(CanaryStore, SplitStore, Protocol):
+    """A store that keeps canaries and traffic splits (``safeheal.store.SqlStore``)."""
+
+    def init_split(
+        self, model: str, arms: Sequence[tuple[int, float]], *, at: datetime | None = None
+    ) -> StoredSplit:
+        """The stored split of ``model``, which becomes ``arms`` only if none is stored yet."""
+        ...
+
+
+def shared_traffic(
+    registry: RoleRegistry,
+    models: Sequence[str],
+    store: TrafficStore,
+    *,
+    refresh_seconds: float = 0.25,
+) -> SharedRouter:
+    """The traffic table of ``models`` kept in ``store``, shared with every other process on it
+    (``safeheal serve`` and ``safeheal run`` on one store serve and steer the same split).
+
+    A model the store has no split for yet starts as :func:`traffic_from_registry` would start
+    it (its champion, or its running canary's split); one it has keeps the stored split, which
+    the controllers and the admin API have been steering. Errors as
+    :func:`traffic_from_registry`'s, for models without a stored split.
+    """
+    if not models:
+        raise ConfigError("the gateway needs at least one model to serve; got none")
+    stored = store.load_splits(list(models))
+    missing = [m for m in models if m not in stored]
+    if missing:
+        start = traffic_from_registry(registry, missing, canaries=store)
+        for name in missing:
+            arms = start.arms(name) or ()
+            store.init_split(name, [(a.version, a.weight) for a in arms])
+    return SharedRouter(store, models=list(models), refresh_seconds=refresh_seconds)

@@ -14,6 +14,7 @@ This package imports SQLAlchemy and Alembic; ``import safeheal`` does not import
 
 from safeheal.store._control import IntentRecord, IntentStatus, ProfileRecord
 from safeheal.store._engine import DEFAULT_STORE_PATH, STORE_URL_ENV, default_store_url
+from safeheal.store._fleet import LeaseRecord, SplitRecord
 from safeheal.store._inference import LoggedFeedback, LoggedInference, SqlInferenceSink
 from safeheal.store._sql import DEFAULT_BUSY_TIMEOUT, AuditEvent, SqlStore, open_store
 
@@ -24,9 +25,11 @@ __all__ = [
     "AuditEvent",
     "IntentRecord",
     "IntentStatus",
+    "LeaseRecord",
     "LoggedFeedback",
     "LoggedInference",
     "ProfileRecord",
+    "SplitRecord",
     "SqlInferenceSink",
     "SqlStore",
     "default_store_url",

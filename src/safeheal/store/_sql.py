@@ -26,6 +26,7 @@ from safeheal.store import _engine, _migrate
 from safeheal.store._control import ControlRecords
 from safeheal.store._counters import InferenceCounts
 from safeheal.store._engine import Backend, Target
+from safeheal.store._fleet import FleetRecords
 from safeheal.store._heal import HealRecords
 from safeheal.store._schema import (
     audit_events,
@@ -128,12 +129,14 @@ exactly one
     return SqlStore.open(target, busy_timeout=busy_timeout)
 
 
-class SqlStore(HealRecords, ControlRecords, InferenceCounts):
+class SqlStore(HealRecords, ControlRecords, FleetRecords, InferenceCounts):
     """Decisions, outcomes, posteriors, cost estimates and the audit trail, in a SQL database.
 
     Implements :class:`safeheal.policy.protocols.PosteriorStore`, and keeps the healing layer's
     canaries, escalations and role moves (:class:`~safeheal.store._heal.HealRecords`), the
     controller's profiles, intents and state (:class:`~safeheal.store._control.ControlRecords`),
+    the traffic split and the leases several processes share
+    (:class:`~safeheal.store._fleet.FleetRecords`),
     and counts what each model version served from the inference log, for canaries
     (:meth:`~safeheal.store._counters.InferenceCounts.arm_counters`).
     Every write is one transaction
