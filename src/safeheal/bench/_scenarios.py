@@ -244,10 +244,7 @@ def load_scenarios(path: str | Path) -> tuple[ScenarioSpec, ...]:
         raise ConfigError(f"cannot read scenario file {p}: {exc}") from None
     data: Any
     try:
-        if p.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            data = tomllib.loads(text)
+        data = json.loads(text) if p.suffix.lower() == ".json" else tomllib.loads(text)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(
             f"scenario file {p} is not valid {p.suffix[1:] or 'TOML'}: {exc}"

@@ -494,15 +494,16 @@ class _Episode:
             return
         self.awaiting = (k + self.s.validation_windows, token, action)
 
-    def _judge(self, state: State, k: int) -> None:
-        """Judge an awaited outcome when its validation period is over."""
+    def _judge(self, state: State, k: int) -> bool:
+        """Judge an awaited outcome when its validation period is over; True once judged."""
         if self.awaiting is None:
-            return
+            return True
         at, token, _ = self.awaiting
         if at < 0 or k < at:
-            return
+            return False
         self.awaiting = None
         self.system.learn(token, _observed_ok(state))
+        return True
 
     # --- one window -----------------------------------------------------------------------------
     def window(self, k: int) -> dict[str, Any]:
@@ -527,13 +528,13 @@ class _Episode:
             if a.weight <= 0:
                 continue
             sv = cache[a.version]
-            req = int(round(volume * a.weight / 100.0))
-            errors = int(round(req * sv.error_rate))
-            labelled = int(round((req - errors) * self.s.label_share))
-            correct = int(round(labelled * sv.accuracy))
-            within = min(req - errors, int(round(req * sv.within_slo)))
+            req = round(volume * a.weight / 100.0)
+            errors = round(req * sv.error_rate)
+            labelled = round((req - errors) * self.s.label_share)
+            correct = round(labelled * sv.accuracy)
+            in_slo = min(req - errors, round(req * sv.within_slo))
             self.ledger.counts.append(
-                (self.now, end, a.version, (req, errors, labelled, correct, within))
+                (self.now, end, a.version, (req, errors, labelled, correct, in_slo))
             )
         lab = traffic.labelled & ~err
         self.recent.append((traffic.X[lab], traffic.y[lab]))
@@ -612,12 +613,8 @@ class _Episode:
                 self.pending_human = None
                 self._human_acts(k)
             return
-        if self.awaiting is not None:
-            self._judge(state, k)
-            if self.awaiting is not None:
-                return
-            if k < self.busy_until:
-                return
+        if not self._judge(state, k):
+            return
         self._restore(state, traffic, cache, champ_v)
         if k < self.busy_until:
             return

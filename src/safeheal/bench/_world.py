@@ -12,8 +12,8 @@ Data sets (all ship inside installed packages; nothing is downloaded):
 
 Each data set is shuffled once (seed 0) and split into a *training* part (the champion's training
 data, which is also the detectors' reference) and a *pool* that traffic is drawn from. Every run
-starts with three versions of the model in its registry: the **fallback** (version 1: median imputation,
-inputs clipped to the training range, a regularised logistic regression), the
+starts with three versions of the model in its registry: the **fallback** (version 1: median
+imputation, inputs clipped to the training range, a regularised logistic regression), the
 **previous champion** (version 2: the champion's family fit on the older half of the training
 data) and the **champion** (version 3: fit on all of it). All three are marked healthy.
 
@@ -285,7 +285,7 @@ class Injector:
         self.cluster_row = d.X_pool[cluster].copy()
         self.cluster_label = int(d.y_pool[cluster])
         self.cluster_features = np.sort(rng.choice(p, size=min(2, p), replace=False))
-        self.malformed = rng.random(p) < 0.3
+        self.malformed: BoolArray = np.asarray(rng.random(p) < 0.3, dtype=bool)
         if not self.malformed.any():
             self.malformed[int(rng.integers(p))] = True
 
@@ -326,15 +326,15 @@ class Injector:
             block[mask] = np.nan
             X[:, f] = block
         elif kind == "outliers":
-            rows = rng.random(n) < 0.5 * s
+            sel = rng.random(n) < 0.5 * s
             for j in self.extreme:
-                X[rows, j] += self.signs[j] * rng.uniform(6.0, 10.0, size=int(rows.sum())) * std[j]
+                X[sel, j] += self.signs[j] * rng.uniform(6.0, 10.0, size=int(sel.sum())) * std[j]
         elif kind == "schema_change":
-            rows = rng.random(n) < s
+            sel = rng.random(n) < s
             a, b = self.swap
-            col_a = X[rows, a].copy()
-            X[rows, a] = X[rows, b]
-            X[rows, b] = col_a
+            col_a = X[sel, a].copy()
+            X[sel, a] = X[sel, b]
+            X[sel, b] = col_a
         elif kind == "adversarial_inputs":
             rows = np.flatnonzero(rng.random(n) < 0.5 * s)
             cols = np.flatnonzero(self.malformed)
@@ -353,9 +353,9 @@ class Injector:
                 * 0.5
                 * (1.0 + math.sin(2.0 * math.pi * (minute - self.spec.onset_minute) / 30.0))
             )
-            rows = rng.random(n) < share
+            sel = rng.random(n) < share
             j = self.feature
-            X[rows, j] += 3.0 * std[j] * self.signs[j]
+            X[sel, j] += 3.0 * std[j] * self.signs[j]
         # model-level and infrastructure kinds leave the traffic alone (see Served)
 
 
@@ -401,7 +401,7 @@ def serve(
     s = spec.severity * traffic.progress if traffic.active else 0.0
     kind = spec.kind
     main_host = version != fallback_version
-    missing = np.isnan(X).any(axis=1)
+    missing: BoolArray = np.asarray(np.isnan(X).any(axis=1), dtype=bool)
     error_p = np.full(n, _BASE_ERROR_RATE)
     median = _MAIN_MEDIAN_MS if main_host else _FALLBACK_MEDIAN_MS
     latency = median * np.exp(_LATENCY_SIGMA * traffic.latency_z)
