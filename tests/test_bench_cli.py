@@ -70,7 +70,8 @@ def test_a_tiny_run_writes_every_episode(tmp_path: Path) -> None:
         "epsilon=0.20",
     }
     meta = json.loads((tmp_path / "res" / "meta.json").read_text())
-    assert meta["seeds"] == [0] and [s["name"] for s in meta["scenarios"]] == [
+    assert meta["seeds"] == [0]
+    assert [s["name"] for s in meta["scenarios"]] == [
         "fair-latency",
         "anes-outage",
     ]

@@ -31,10 +31,10 @@ def test_one_record_per_system_seed_and_scenario(suite) -> None:  # type: ignore
     assert seen[-1][0] == seen[-1][1]  # the progress reaches its total
     for r in result.results:
         assert EpisodeResult.from_dict(r.to_dict()) == r
-        assert r.windows == 30 and 0 <= r.sla_windows_met <= 30
-        assert r.reward == pytest.approx(-r.cost) and r.optimal_reward == pytest.approx(
-            -r.optimal_cost
-        )
+        assert r.windows == 30
+        assert 0 <= r.sla_windows_met <= 30
+        assert r.reward == pytest.approx(-r.cost)
+        assert r.optimal_reward == pytest.approx(-r.optimal_cost)
         assert r.optimal_action in ("no_op", "fallback", "rollback", "retrain")
         d = r.detection
         assert d.true_positive + d.false_positive + d.false_negative + d.true_negative == 30

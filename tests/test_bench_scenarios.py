@@ -8,8 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from safeheal.bench import DATASETS, FAMILIES, KINDS, MODELS, ScenarioSpec, default_suite
-from safeheal.bench import load_scenarios
+from safeheal.bench import (
+    DATASETS,
+    FAMILIES,
+    KINDS,
+    MODELS,
+    ScenarioSpec,
+    default_suite,
+    load_scenarios,
+)
 from safeheal.errors import ConfigError
 
 
@@ -27,7 +34,8 @@ def test_the_default_suite_is_exactly_the_papers_mix() -> None:
     kinds = Counter(s.kind for s in suite)
     assert (kinds["covariate_shift"], kinds["concept_drift"]) == (7, 6)
     corruption = ("missing_values", "outliers", "schema_change")
-    assert sum(kinds[k] for k in corruption) == 5 and all(kinds[k] >= 1 for k in corruption)
+    assert sum(kinds[k] for k in corruption) == 5
+    assert all(kinds[k] >= 1 for k in corruption)
     assert (kinds["accuracy_decay"], kinds["latency_increase"], kinds["memory_leak"]) == (8, 3, 1)
     assert (
         kinds["resource_exhaustion"],
@@ -87,8 +95,10 @@ def test_progress_ramps_and_stops_with_the_failure() -> None:
     assert s.progress(25) == 0.0
     assert s.progress(30) == pytest.approx(0.25)
     assert s.progress(45) == 1.0
-    assert s.active(89.9) and not s.active(90.0)
-    assert s.end_minute == 90.0 and s.duration == 60.0
+    assert s.active(89.9)
+    assert not s.active(90.0)
+    assert s.end_minute == 90.0
+    assert s.duration == 60.0
 
 
 def test_scenarios_load_from_toml_and_json(tmp_path: Path) -> None:
@@ -101,7 +111,8 @@ def test_scenarios_load_from_toml_and_json(tmp_path: Path) -> None:
     )
     specs = load_scenarios(toml)
     assert [s.name for s in specs] == ["a", "b"]
-    assert specs[0].severity == 0.7 and specs[1].family == "model_degradation"
+    assert specs[0].severity == 0.7
+    assert specs[1].family == "model_degradation"
     js = tmp_path / "s.json"
     js.write_text(json.dumps([s.to_dict() for s in specs]), encoding="utf-8")
     assert load_scenarios(js) == specs

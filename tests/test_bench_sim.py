@@ -11,12 +11,12 @@ from safeheal.bench import (
     ScenarioSpec,
     ScriptedSystem,
     SimSettings,
+    _sim,
     make_system,
     oracle,
     run_episode,
     run_system,
 )
-from safeheal.bench import _sim
 from safeheal.bench._world import build_world
 from safeheal.core.action import Action
 from safeheal.heal._retrain import _split
@@ -76,7 +76,9 @@ def test_a_retrain_fits_a_new_model_on_the_runs_data_and_canaries_it() -> None:
     for k in range(at + 1):
         ep.window(k)
     X, y = ep._recent_data()  # what the run had seen when it retrained: the last labelled windows
-    assert X is not None and y is not None and len(y) > 300
+    assert X is not None
+    assert y is not None
+    assert len(y) > 300
     versions = [v.version for v in ep.registry.versions(_sim.MODEL)]
     assert versions == [1, 2, 3, 4]
     candidate = ep.registry.load(_sim.MODEL, 4)
@@ -121,9 +123,11 @@ def test_the_oracle_answers_the_cheapest_action_that_restores_the_sla() -> None:
     }
     restoring = {a: r.cost for a, r in runs.items() if r.restored}
     assert answer.action is min(restoring, key=restoring.__getitem__)
-    assert answer.action is Action.FALLBACK and answer.restores
+    assert answer.action is Action.FALLBACK
+    assert answer.restores
     assert answer.cost == pytest.approx(runs[Action.FALLBACK].cost)
-    assert runs[Action.NO_OP].restored and runs[Action.NO_OP].cost > answer.cost
+    assert runs[Action.NO_OP].restored
+    assert runs[Action.NO_OP].cost > answer.cost
     assert answer.costs["no_op"] == pytest.approx(runs[Action.NO_OP].cost)
     # cached windows give the same runs again
     assert oracle(spec, 3, SETTINGS) == answer
