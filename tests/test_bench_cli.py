@@ -92,4 +92,6 @@ def test_a_bad_option_is_one_line(tmp_path: Path, args: list[str], words: str) -
     out = bench(*args, cwd=tmp_path)
     assert out.returncode == 2, out.stdout + out.stderr
     lines = [line for line in out.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], out.stderr
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("error: ")
+    assert words in lines[0]
