@@ -224,6 +224,17 @@ def _run_task(
         else:
             progress.put(1)
 
+    # One thread per worker: the workers are the parallelism, and OpenMP threads competing for
+    # the same cores (scikit-learn's neighbour search) make every call many times slower.
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return _run_task_body(task, tick)
+
+
+def _run_task_body(
+    task: _Task, tick: Callable[[], None]
+) -> tuple[list[EpisodeResult], list[tuple[Variant, list[EpisodeResult]]]]:
     clear_caches()
     seed, specs, s = task.seed, task.scenarios, task.settings
     oracles: dict[str, OracleAnswer] = {}

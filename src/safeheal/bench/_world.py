@@ -25,7 +25,7 @@ What each kind of failure does, at severity ``s`` (times the ramp's progress for
 
 - covariate_shift: a quarter of the features (at least one) are offset by (0.5 + 1.5·s)·std
   (a unit or calibration change upstream); labels keep their meaning;
-- concept_drift: in half the input space (one feature above its median) a share 0.9·s of labels
+- concept_drift: in half the input space (one feature above its median) a share 0.5·s of labels
   move to the next class;
 - missing_values: in a quarter of the features, each value is missing with probability 0.6·s;
 - outliers: a share 0.5·s of rows get a value 6–10 std out in one to three features;
@@ -43,7 +43,7 @@ What each kind of failure does, at severity ``s`` (times the ramp's progress for
 - dependency_failure: a share 0.15 + 0.35·s of the main host's requests fail (a database outage);
 - adversarial_inputs: a share 0.5·s of requests are malformed: 30% of their features multiplied
   by −20;
-- outlier_cluster: a share 0.4·s of requests come from one unusual cluster (copies of one row,
+- outlier_cluster: a share 0.3·s of requests come from one unusual cluster (copies of one row,
   shifted 4 std in two features);
 - temporal_anomaly: a cyclic burst (30-minute period) sends up to 0.5·s of requests shifted 3 std
   in one feature.
@@ -317,7 +317,7 @@ class Injector:
             X[:, f] += (0.5 + 1.5 * s) * std[f] * self.signs[f]
         elif kind == "concept_drift":
             region = X[:, self.feature] > self.median[self.feature]
-            move = region & (rng.random(n) < 0.9 * s)
+            move = region & (rng.random(n) < 0.5 * s)
             y[move] = (y[move] + 1) % self.world.data.n_classes
         elif kind == "missing_values":
             f = self.features
@@ -340,7 +340,7 @@ class Injector:
             cols = np.flatnonzero(self.malformed)
             X[np.ix_(rows, cols)] *= -20.0
         elif kind == "outlier_cluster":
-            rows = np.flatnonzero(rng.random(n) < 0.4 * s)
+            rows = np.flatnonzero(rng.random(n) < 0.3 * s)
             base = self.cluster_row + rng.normal(0.0, 0.05, size=(len(rows), X.shape[1])) * std
             f = self.cluster_features
             base[:, f] += 4.0 * std[f] * self.signs[f]
