@@ -125,6 +125,11 @@ DEFINITIONS: dict[str, str] = {
         "A window is positive while the injected failure is active and flagged when the "
         "detectors' State falls outside the envelope's healthy zone."
     ),
+    "escalations": (
+        "Decisions handed to an engineer: the system's ESCALATE actions; for the human-in-the-loop "
+        "baseline, every alert. Engineer minutes: the engineer's response time (gamma, mean 45 "
+        "minutes) plus 15 minutes hands-on per action they carry out."
+    ),
     "mttr": (
         "From the window in which the failure was first flagged to the first minute from which "
         "the SLA held to the end of the run."
@@ -470,7 +475,8 @@ class _Episode:
                 return
         elif not _flagged(state):
             return
-        if sysm.investigates:
+        if sysm.investigates:  # every alert goes to a human: an escalation by another name
+            self.escalations += 1
             wait = self.operator.response_minutes(self.rng)
             self.engineer_minutes += wait
             self.pending_human = (_minute(self.now) + wait, False)
