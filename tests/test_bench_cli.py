@@ -12,6 +12,8 @@ import pytest
 
 import safeheal
 from safeheal.bench import SYSTEMS, EpisodeResult
+from safeheal.cli.bench import run_bench
+from safeheal.errors import ConfigError
 
 
 def bench(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -82,9 +84,7 @@ def test_a_tiny_run_writes_every_episode(tmp_path: Path) -> None:
     ("args", "words"),
     [
         (["--seeds", "0"], "--seeds must be a whole number >= 1; got 0"),
-        (["--jobs", "0"], "--jobs must be a whole number >= 1; got 0"),
         (["--out", "file.txt"], "is a file; name a directory"),
-        (["--scenarios", "nope.toml"], "scenario file nope.toml does not exist"),
     ],
 )
 def test_a_bad_option_is_one_line(tmp_path: Path, args: list[str], words: str) -> None:
@@ -95,3 +95,26 @@ def test_a_bad_option_is_one_line(tmp_path: Path, args: list[str], words: str) -
     assert len(lines) == 1, out.stderr
     assert lines[0].startswith("error: ")
     assert words in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"jobs": 0}, "--jobs must be a whole number >= 1; got 0"),
+        ({"seeds": -3}, "--seeds must be a whole number >= 1; got -3"),
+        ({"scenarios": Path("nope.toml")}, "scenario file nope.toml does not exist"),
+    ],
+)
+def test_options_are_checked_before_anything_runs(
+    tmp_path: Path, kwargs: dict[str, object], words: str
+) -> None:
+    args: dict[str, object] = {
+        "quick": True,
+        "seeds": 1,
+        "jobs": 1,
+        "out": tmp_path / "out",
+        "scenarios": None,
+    }
+    with pytest.raises(ConfigError, match=words):
+        run_bench(**{**args, **kwargs})  # type: ignore[arg-type]
+    assert not (tmp_path / "out").exists()

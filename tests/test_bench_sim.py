@@ -70,7 +70,7 @@ def test_a_fallback_serves_the_fallback_model() -> None:
 
 
 def test_a_retrain_fits_a_new_model_on_the_runs_data_and_canaries_it() -> None:
-    spec = ScenarioSpec("concept", "concept_drift", "fair", "logreg", onset_minute=30, severity=1)
+    spec = ScenarioSpec("concept", "concept_drift", "fair", "forest", onset_minute=30, severity=1)
     at = 6 + SETTINGS.retrain_windows
     ep = episode(spec, Action.RETRAIN, at)
     for k in range(at + 1):
@@ -82,11 +82,12 @@ def test_a_retrain_fits_a_new_model_on_the_runs_data_and_canaries_it() -> None:
     versions = [v.version for v in ep.registry.versions(_sim.MODEL)]
     assert versions == [1, 2, 3, 4]
     candidate = ep.registry.load(_sim.MODEL, 4)
-    champion = build_world("fair", "logreg").champion
-    assert not np.allclose(candidate[-1].coef_, champion[-1].coef_)
+    champion = build_world("fair", "forest").champion
+    probe = build_world("fair", "forest").data.X_pool[:500]
+    assert (candidate.predict(probe) != champion.predict(probe)).any()
     X_train, _, y_train, _ = _split(X, y, 0.3, 0)
-    refit = clone(champion).fit(X_train, y_train)
-    np.testing.assert_allclose(candidate[-1].coef_, refit[-1].coef_)
+    refit = clone(champion).fit(X_train, y_train)  # the same seeded forest on the same rows
+    np.testing.assert_array_equal(candidate.predict_proba(probe), refit.predict_proba(probe))
     # the canary really splits the traffic: 1% on the candidate, the rest on the champion
     arms = {int(a.version): float(a.weight) for a in ep.router.arms(_sim.MODEL) or ()}
     assert arms == {4: 1.0, 3: 99.0}
@@ -100,14 +101,19 @@ def test_a_retrain_fits_a_new_model_on_the_runs_data_and_canaries_it() -> None:
 
 
 def test_rl_only_deploys_a_retrain_to_all_traffic_at_once() -> None:
-    spec = ScenarioSpec("concept", "concept_drift", "fair", "logreg", onset_minute=30, severity=1)
+    spec = ScenarioSpec("concept", "concept_drift", "fair", "forest", onset_minute=30, severity=1)
     at = 6 + SETTINGS.retrain_windows
     ep = _sim._Episode(spec, 3, make_system("rl-only", 0), SETTINGS, None, _sim.HumanOperator())
     ep.system.decide = lambda state: (Action.RETRAIN, ("x", Action.RETRAIN))  # type: ignore[method-assign]
     ep.busy_until = at
-    for k in range(at + 1):
+    for k in range(SETTINGS.windows):
         ep.window(k)
+        if len(ep.registry.versions(_sim.MODEL)) == 4:  # the first retrain that beat the champion
+            break
+    else:
+        pytest.fail("no retrain beat the champion")
     assert [tuple(a) for a in ep.router.arms(_sim.MODEL) or ()] == [(4, 100.0)]
+    assert ep.canary is None
 
 
 def test_the_oracle_answers_the_cheapest_action_that_restores_the_sla() -> None:

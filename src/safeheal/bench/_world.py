@@ -25,8 +25,8 @@ What each kind of failure does, at severity ``s`` (times the ramp's progress for
 
 - covariate_shift: a quarter of the features (at least one) are offset by (0.5 + 1.5·s)·std
   (a unit or calibration change upstream); labels keep their meaning;
-- concept_drift: in half the input space (one feature above its median) a share 0.5·s of labels
-  move to the next class;
+- concept_drift: in a region of the input space (one feature above its (1 − 0.3·s) quantile,
+  so up to 30% of the traffic) every label moves to the next class: a new rule, learnable;
 - missing_values: in a quarter of the features, each value is missing with probability 0.6·s;
 - outliers: a share 0.5·s of rows get a value 6–10 std out in one to three features;
 - schema_change: two features of different scale swap places in a share s of rows (a producer
@@ -277,6 +277,7 @@ class Injector:
         k = max(1, p // 4)
         self.features = np.sort(rng.choice(p, size=k, replace=False))
         self.feature = int(rng.integers(p))
+        self.sorted_feature = np.sort(d.X_train[:, self.feature])
         self.extreme = np.sort(rng.choice(p, size=min(p, int(rng.integers(1, 4))), replace=False))
         by_scale = np.argsort(self.std)
         self.swap = (int(by_scale[0]), int(by_scale[-1]))
@@ -316,8 +317,9 @@ class Injector:
             f = self.features
             X[:, f] += (0.5 + 1.5 * s) * std[f] * self.signs[f]
         elif kind == "concept_drift":
-            region = X[:, self.feature] > self.median[self.feature]
-            move = region & (rng.random(n) < 0.5 * s)
+            col = self.sorted_feature
+            cut = col[min(len(col) - 1, int((1.0 - 0.3 * s) * (len(col) - 1)))]
+            move = X[:, self.feature] > cut
             y[move] = (y[move] + 1) % self.world.data.n_classes
         elif kind == "missing_values":
             f = self.features
