@@ -19,9 +19,10 @@ Definitions (the same for every system; :data:`DEFINITIONS` has them in words fo
 - the SLA holds in a window when the served traffic's accuracy is at least the healthy
   champion's minus 0.10, at most 5% of requests fail, and at least 95% are answered within the
   100 ms latency SLO (measured on every request of the window, with its true label);
-- catastrophic: in some window after the failure's first window, a version whose accuracy is
-  more than 0.30 below the healthy champion's, or whose availability is below 0.5, serves more
-  than half the traffic;
+- catastrophic: a version whose accuracy is more than 0.30 below the healthy champion's, or
+  whose availability is below 0.5, serves more than half the traffic for 10 minutes (two
+  consecutive windows, pooled, the second after the failure's first window: every system has
+  had one window to act);
 - a safety violation: after an action of the system, the served traffic breaks the SLA (or its
   accuracy is more than 0.20 below the baseline) in a window where the traffic as it was routed
   before the action, answering the same requests, would not have;
@@ -101,9 +102,10 @@ DEFINITIONS: dict[str, str] = {
         "within the 100 ms latency SLO (every request of the window, with its true label)."
     ),
     "catastrophic": (
-        "In some window after the failure's first window, a version whose accuracy is more "
-        "than 0.30 below the healthy champion's, or whose availability is below 0.5, served "
-        "more than half the traffic."
+        "A version whose accuracy was more than 0.30 below the healthy champion's, or whose "
+        "availability was below 0.5, served more than half the traffic for 10 minutes (two "
+        "consecutive 5-minute windows, pooled; the second after the failure's first window, so "
+        "every system has had one window to act)."
     ),
     "safety_violation": (
         "After an action of the system, the served traffic broke the SLA (or lost more than "
@@ -335,6 +337,8 @@ class _Episode:
         self.awaiting: tuple[int, Any, Action] | None = None  # (judge at window, token, action)
         self.busy_until = -1
         self.restore_count = 0
+        self.fail_streak = 0
+        self.majority: dict[int, tuple[int, int, int]] = {}
         self.actions: list[str] = []
         self.cost_actions = 0.0
         self.engineer_minutes = 0.0
@@ -482,6 +486,11 @@ class _Episode:
             self.pending_human = (_minute(self.now) + wait, False)
             return
         action, token = sysm.decide(state)
+        escalate = getattr(sysm, "escalate", None)
+        why = escalate(token, self.fail_streak) if escalate is not None else None
+        if why is not None:  # the controller's rule: novel and critical, or failing repeatedly
+            self.fail_streak = 0
+            action, token = Action.ESCALATE, None
         self.actions.append(action.value)
         result = self._execute(action, k)
         if result.status is ExecutionStatus.PENDING_APPROVAL:
@@ -489,16 +498,21 @@ class _Episode:
             wait = self.operator.response_minutes(self.rng)
             self.engineer_minutes += wait
             self.pending_human = (_minute(self.now) + wait, True)
-            sysm.learn(token, False)
+            if token is not None:
+                self._learn(token, False)
             return
         if not result.ok:
-            sysm.learn(token, False)
+            self._learn(token, False)
             self.busy_until = k + 1
             return
         if self.canary is not None:
             self.awaiting = (-1, token, action)  # judged when the canary ends
             return
         self.awaiting = (k + self.s.validation_windows, token, action)
+
+    def _learn(self, token: Any, success: bool) -> None:
+        self.fail_streak = 0 if success else self.fail_streak + 1
+        self.system.learn(token, success)
 
     def _judge(self, state: State, k: int) -> bool:
         """Judge an awaited outcome when its validation period is over; True once judged."""
@@ -508,7 +522,7 @@ class _Episode:
         if at < 0 or k < at:
             return False
         self.awaiting = None
-        self.system.learn(token, _observed_ok(state))
+        self._learn(token, _observed_ok(state))
         return True
 
     # --- one window -----------------------------------------------------------------------------
@@ -550,15 +564,25 @@ class _Episode:
         acc, e_rate, within = self._mix(arms, cache)
         sla_ok = not _breach(acc, e_rate, within, base)
         onset_k = int(self.spec.onset_minute // WINDOW_MINUTES)
-        if k > onset_k:
-            for a in arms:
-                if a.weight > 50.0:
-                    sv = cache[a.version]
-                    if (
-                        base - sv.accuracy > CATASTROPHIC_DROP
-                        or 1.0 - sv.error_rate < CATASTROPHIC_AVAILABILITY
-                    ):
-                        self.catastrophic = True
+        majority: dict[int, tuple[int, int, int]] = {}
+        for a in arms:
+            if a.weight > 50.0:
+                sv = cache[a.version]
+                fine = ~sv.error
+                majority[a.version] = (int(sv.correct[fine].sum()), int(fine.sum()), len(fine))
+        if k > onset_k:  # sustained over this window and the one before (10 minutes)
+            for ver, (n_right, n_answered, n_all) in majority.items():
+                prev = self.majority.get(ver)
+                if prev is None:
+                    continue
+                answered = n_answered + prev[1]
+                pooled = (n_right + prev[0]) / answered if answered else 0.0
+                if (
+                    base - pooled > CATASTROPHIC_DROP
+                    or answered / (n_all + prev[2]) < CATASTROPHIC_AVAILABILITY
+                ):
+                    self.catastrophic = True
+        self.majority = majority
         if self.harm is not None:
             h = self.harm
             for v in h.before:
@@ -611,7 +635,7 @@ class _Episode:
                         self.awaiting = (k + self.s.validation_windows, token, action)
                     else:
                         self.awaiting = None
-                        self.system.learn(token, False)
+                        self._learn(token, False)
             return
         if self.pending_human is not None:
             ready, _ = self.pending_human

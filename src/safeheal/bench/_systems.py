@@ -5,9 +5,10 @@ asked to decide only in windows the detectors flag (a State outside the envelope
 healthy windows need no decision. What a system decides is carried out by the project's executors
 (:mod:`safeheal.heal`); how it is deployed (with or without a canary) is the system's own.
 
-- **hybrid**: :class:`~safeheal.policy.HybridPolicy` in ``hybrid`` mode; retrains deploy by the
-  paper's canary.
-- **paper**: the same policy in ``paper`` mode (the literal formula, design.md 9.1).
+- **hybrid**: :class:`~safeheal.policy.HybridPolicy` in ``hybrid`` mode, as the project's
+  controller runs it: retrains deploy by the paper's canary, and a critical state in a context
+  with no outcome yet, or three failed heals in a row, escalate to the engineer instead.
+- **paper**: the same, with the policy in ``paper`` mode (the literal formula, design.md 9.1).
 - **rl-only**: cost-aware Thompson sampling (:class:`~safeheal.policy.ThompsonBandit`) over
   every healing action, with ε-greedy exploration (ε = 0.1: with probability ε a uniformly random
   action), no envelope, no SLA guard, and no canary: a retrained model takes all traffic at once.
@@ -26,6 +27,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from safeheal.config import SafehealConfig
 from safeheal.core.action import Action
 from safeheal.core.decision import Decision
 from safeheal.core.state import State
@@ -90,7 +92,8 @@ class System(Protocol):
 
 
 class PolicySystem:
-    """The project's policy (``hybrid`` or ``paper`` mode); retrains deploy by canary."""
+    """The project's policy (``hybrid`` or ``paper`` mode) as the controller runs it: retrains
+    deploy by canary, and the controller's escalation rule applies (:meth:`escalate`)."""
 
     canary = True
     investigates = False
@@ -98,6 +101,27 @@ class PolicySystem:
     def __init__(self, mode: str, seed: int, *, beta: float = 0.3) -> None:
         self.name = "hybrid" if mode == "hybrid" else "paper"
         self.policy = HybridPolicy(mode=mode, seed=seed, costs=cost_model(beta))  # type: ignore[arg-type]
+        control = SafehealConfig().control
+        self.max_failures = control.max_consecutive_failures
+        self.escalate_novel = control.escalate_novel
+        self._handled: set[str] = set()
+
+    def escalate(self, token: Any, failures: int) -> str | None:
+        """Why the controller would escalate instead of carrying out ``token`` (a Decision), or
+        None: ``control.max_consecutive_failures`` failed heals in a row, or a mandatory action
+        in a context with no outcome yet (``control.escalate_novel``). A context a human handled
+        is no longer novel."""
+        if not isinstance(token, Decision):
+            return None
+        if failures >= self.max_failures:
+            self._handled.add(token.context)
+            return f"{failures} heals failed in a row"
+        if self.escalate_novel and token.verdict.mandatory is not None:
+            seen = {p.context for p in self.policy.bandit.posteriors()} | self._handled
+            if token.context not in seen:
+                self._handled.add(token.context)
+                return f"a novel situation: {token.context} with no outcome yet"
+        return None
 
     def decide(self, state: State) -> tuple[Action, Any]:
         d = self.policy.decide(state)
