@@ -8,6 +8,7 @@ import pytest
 from sklearn.base import clone
 
 from safeheal.bench import (
+    HumanOperator,
     ScenarioSpec,
     ScriptedSystem,
     SimSettings,
@@ -168,3 +169,32 @@ def test_metrics_respond_an_always_no_op_system_heals_less_than_hybrid() -> None
     assert sum(r.regret for r in hybrid) < sum(r.regret for r in noop)
     assert not any(r.catastrophic for r in hybrid)
     assert any(r.catastrophic for r in noop)  # half the requests fail and nobody acts
+
+
+def test_an_action_that_makes_things_worse_is_a_safety_violation_not_contained() -> None:
+    # inputs shift a little: the champion copes, the fallback (clipping to the training range)
+    # does not; a fallback at 100% at once breaks the SLA that waiting would have kept
+    spec = ScenarioSpec("shift", "covariate_shift", "digits", "knn", onset_minute=30, severity=0.4)
+    wait = run_episode(spec, 0, ScriptedSystem(Action.NO_OP, 6))
+    worse = run_episode(spec, 0, ScriptedSystem(Action.FALLBACK, 6))
+    assert wait.sla_windows_met == wait.windows
+    assert (wait.safety_violation, wait.contained) == (False, None)
+    assert worse.sla_windows_met < wait.sla_windows_met
+    assert worse.safety_violation
+    assert worse.contained is False
+
+
+def test_the_engineer_answers_in_45_minutes_on_average_and_is_right_88_percent() -> None:
+    op = HumanOperator()
+    rng = np.random.default_rng(11)
+    waits = np.array([op.response_minutes(rng) for _ in range(4000)])
+    # gamma(4, 45/4): standard deviation 22.5, so the mean of 4000 is within 45 ± 4·0.36
+    assert abs(waits.mean() - 45.0) < 4 * 22.5 / np.sqrt(4000)
+    picks = [op.pick(Action.ROLLBACK, rng) for _ in range(4000)]
+    right = sum(p is Action.ROLLBACK for p in picks)
+    assert abs(right / 4000 - 0.88) < 4 * np.sqrt(0.88 * 0.12 / 4000)
+    assert {p for p in picks if p is not Action.ROLLBACK} == {
+        Action.NO_OP,
+        Action.FALLBACK,
+        Action.RETRAIN,
+    }
