@@ -26,7 +26,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 from safeheal.errors import ConfigError, RegistryError, UnknownModelError
-from safeheal.heal import MlflowRegistry, ModelRegistry, RoleMove
+from safeheal.heal import InMemoryRegistry, MlflowRegistry, ModelRegistry, RoleMove
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -79,7 +79,12 @@ def _mlflow(root: Path, clock: TickingClock, log: MoveRecorder) -> ModelRegistry
     return MlflowRegistry.local(root, clock=clock, move_log=log)
 
 
+def _memory(root: Path, clock: TickingClock, log: MoveRecorder) -> ModelRegistry:
+    return InMemoryRegistry(clock=clock, move_log=log)
+
+
 IMPLEMENTATIONS: dict[str, Callable[[Path, TickingClock, MoveRecorder], ModelRegistry]] = {
+    "memory": _memory,
     "mlflow": _mlflow,
 }
 

@@ -214,6 +214,32 @@ def run(
     run_controller(config, once=once)
 
 
+@app.command()
+def bench(
+    quick: Annotated[
+        bool,
+        typer.Option("--quick", help="A few seeds (2), all scenarios, a reduced sensitivity set."),
+    ] = False,
+    seeds: Annotated[
+        int | None, typer.Option(help="Seeds to run (default 10; 2 with --quick).")
+    ] = None,
+    jobs: Annotated[
+        int | None, typer.Option(help="Worker processes (default: 2, or 1 on a single core).")
+    ] = None,
+    out: Annotated[
+        Path, typer.Option(help="Directory for episodes, results.json and report.md.")
+    ] = Path("bench-results"),
+    scenarios: Annotated[
+        Path | None,
+        typer.Option(help="A TOML or JSON file of scenarios (default: the paper's 43)."),
+    ] = None,
+) -> None:
+    """Reproduce the paper's evaluation: 43 failure scenarios, five systems, many seeds."""
+    from safeheal.cli.bench import run_bench
+
+    run_bench(quick=quick, seeds=seeds, jobs=jobs, out=out, scenarios=scenarios)
+
+
 def main() -> None:
     """Entry point: user mistakes print one line, never a stack trace."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")

@@ -2,7 +2,8 @@
 
 - :class:`ModelRegistry` is the interface to model versions, roles (``champion``, ``challenger``,
   ``fallback``), health marks and the history of every role move; :class:`MlflowRegistry`
-  implements it over MLflow's model registry.
+  implements it over MLflow's model registry, :class:`InMemoryRegistry` in memory (the
+  benchmark's).
 - :class:`CanaryPlan`, :func:`assess` and :func:`advance` are the canary deployment (paper 3.4.2)
   as data and pure functions; :class:`CanaryRun` and :func:`finish_canary` deploy with them, and
   :func:`step_canary` follows a running canary one window at a time (counts both arms from the
@@ -65,6 +66,7 @@ from safeheal.heal._loop import (
     canary_counters,
     step_canary,
 )
+from safeheal.heal._memory import InMemoryRegistry
 from safeheal.heal._mlflow import MlflowRegistry
 from safeheal.heal._registry import (
     ROLES,
@@ -118,6 +120,7 @@ __all__ = [
     "Executor",
     "ExecutorRegistry",
     "FallbackExecutor",
+    "InMemoryRegistry",
     "InMemoryRouter",
     "Judge",
     "Judgement",
