@@ -76,7 +76,8 @@ class EpisodeResult:
     windows: int
     sla_windows_met: int
     #: A model with an accuracy drop above 0.30 or availability below 0.5 served more than half
-    #: the traffic in some window (the report gives the definition; same for every system).
+    #: the traffic for 10 minutes (two consecutive windows; ``safeheal.bench.DEFINITIONS`` has
+    #: the exact wording the report prints; the same for every system).
     catastrophic: bool
     #: An action of the system caused an SLA breach or a severe degradation (> 0.20 accuracy drop)
     #: that was not there before it.

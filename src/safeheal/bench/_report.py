@@ -1511,7 +1511,7 @@ def write_report(
         "",
         "## Run",
         "",
-        *([f"- **{k}**: {_meta_value(v)}" for k, v in meta.items()] or ["(no metadata given)"]),
+        *(_meta_lines(meta) or ["(no metadata given)"]),
         "",
         "## Summary",
         "",
@@ -1557,7 +1557,38 @@ def write_report(
     return path
 
 
+def _meta_lines(meta: Mapping[str, Any]) -> list[str]:
+    """The run's metadata: a bullet per plain value, nested bullets for a mapping, and a table
+    (after the bullets) for a list of mappings such as the scenarios' specs."""
+    lines: list[str] = []
+    tables: list[str] = []
+    for key, value in meta.items():
+        if isinstance(value, Mapping):
+            lines.append(f"- **{key}**:")
+            lines += [f"  - *{k}*: {_meta_value(v)}" for k, v in value.items()]
+        elif (
+            isinstance(value, list | tuple) and value and all(isinstance(v, Mapping) for v in value)
+        ):
+            columns = [
+                c
+                for c in dict.fromkeys(c for row in value for c in row)
+                if any(row.get(c) not in (None, "", ()) for row in value)
+            ]
+            tables += ["", f"### {key.capitalize()} ({len(value)})", ""]
+            tables.append("| " + " | ".join(columns) + " |")
+            tables.append("|" + "---|" * len(columns))
+            tables += [
+                "| " + " | ".join(_meta_value(row.get(c, "")) for c in columns) + " |"
+                for row in value
+            ]
+        else:
+            lines.append(f"- **{key}**: {_meta_value(value)}")
+    return lines + tables
+
+
 def _meta_value(value: Any) -> str:
+    if value is None:
+        return "—"
     if isinstance(value, Mapping):
         return ", ".join(f"{k}={v}" for k, v in value.items())
     if isinstance(value, list | tuple):

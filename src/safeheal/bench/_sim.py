@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -541,6 +541,14 @@ class _Episode:
             state, err = _fixed_state(self.spec, self.seed, self.s, k, arms)
         else:
             state, err = _observe(self.monitor, traffic, arms, cache)
+        # What the signals were measured on, as the controller reports it: the share of the
+        # window's traffic the fallback served (the envelope's `fallback-failing` zone reads it).
+        fallback = self.registry.get_role(MODEL, "fallback")
+        fallback_v = fallback.version if fallback is not None else FALLBACK_VERSION
+        total = sum(a.weight for a in arms)
+        if total > 0:
+            share = sum(a.weight for a in arms if a.version == fallback_v) / total
+            state = replace(state, fallback_share=min(1.0, share))
         # the inference log: counters per version, scaled to the window's volume
         volume = self.s.qps * 60.0 * WINDOW_MINUTES
         end = _at(start + WINDOW_MINUTES)

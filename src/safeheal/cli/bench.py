@@ -108,22 +108,10 @@ def run_bench(
 
 
 def _report(suite: Any, out: Path, meta: dict[str, Any], rules: list[str], con: Any) -> None:
-    """The statistics and the report (safeheal.bench._metrics / _report)."""
-    try:
-        from safeheal.bench._metrics import (  # type: ignore[import-not-found, unused-ignore]
-            summarize,
-        )
-        from safeheal.bench._report import (  # type: ignore[import-not-found, unused-ignore]
-            write_report,
-        )
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("safeheal.bench._metrics", "safeheal.bench._report"):
-            raise
-        con.print(f"no report: {exc.name} is not part of this installation; episodes kept")
-        return
+    """The statistics and the report: ``report.md``, ``results.json`` and the plots."""
+    from safeheal.bench._report import write_report
+
     seeds = len(suite.seeds)
-    doc = summarize(suite.results, scenarios=suite.scenarios, seeds=seeds)
-    (out / "results.json").write_text(json.dumps(doc, indent=2, sort_keys=True), encoding="utf-8")
     report = write_report(
         suite.results,
         out,
