@@ -302,6 +302,30 @@ def test_a_window_without_traffic_decides_nothing(world: World) -> None:
     assert world.store.decisions(name) == []
 
 
+def test_a_clock_that_jumps_back_then_forward_is_survived(world: World) -> None:
+    """A clock set back (NTP correction, a VM restored) gets a "no-data" window with the reason
+    and changes nothing; a jump forward is one long window, read as usual."""
+    router = InMemoryRouter()
+    name = deploy(world, router)
+    clock = ManualClock(T0)
+    ctl = controller(world, router, clock, {name: "autonomous"}, settings())
+    assert [r.status for r in run(ctl, world, router, clock, name, 2, seed=150)] == ["ok", "ok"]
+    decided = len(world.store.decisions(name))
+    clock.set(clock.now() - timedelta(minutes=30))
+    back = ctl.step(name)
+    assert back.status == "no-data"
+    assert "the window has not begun" in " ".join(back.reasons)
+    assert len(world.store.decisions(name)) == decided
+    assert router.history(name) == [router.history(name)[0]]
+    clock.set(clock.now() + timedelta(hours=3))
+    serve(world, router, name, clock.now() - timedelta(minutes=1), seed=160)
+    ahead = ctl.step(name)
+    assert ahead.status == "ok"
+    assert ahead.decision is not None
+    assert ahead.decision.action == Action.NO_OP
+    assert len(world.store.decisions(name)) == decided + 1
+
+
 # --- covariate shift → fallback, outcome --------------------------------------------------------
 def test_covariate_shift_is_healed_by_fallback_and_the_outcome_recorded(world: World) -> None:
     router = InMemoryRouter()
