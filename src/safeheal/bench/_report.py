@@ -1179,9 +1179,18 @@ def _catastrophic_statement(ctx: _Context) -> str:
         f"`{s}` (seed{'s' if len(v) > 1 else ''} {', '.join(str(x) for x in sorted(v))})"
         for s, v in sorted(by_scenario.items())
     )
+    hopeless = sorted({r.scenario for r in bad if r.extra.get("oracle_restores") is False})
+    why = (
+        f" In {len(hopeless)} of these scenarios ({', '.join(f'`{s}`' for s in hopeless)}) the "
+        "oracle found no action that restores the SLA: every remedy tried there leaves the "
+        "service failing, so the failure is the scenario's; it still counts against the system."
+        if hopeless
+        else ""
+    )
     return (
         f"**The hybrid system did not reach zero catastrophic failures**: {len(bad)} of "
         f"{len(hybrid)} incidents were catastrophic, in {len(by_scenario)} scenario(s): {names}."
+        + why
     )
 
 
