@@ -396,7 +396,7 @@ def run_loop_demo(
                     windows.append(w)
                     out.print(_line(w, router.arms(MODEL)))
                     indent = " " * 6
-                    for why in _details(w, width=2 * (max(out.width, 60) - len(indent))):
+                    for why in _details(w, width=3 * (max(out.width, 60) - len(indent))):
                         text = textwrap.fill(
                             why,
                             max(out.width, 60),
