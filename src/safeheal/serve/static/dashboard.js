@@ -306,7 +306,9 @@
       h("td", {}, d.carried_out.length ? d.carried_out.join(", ")
         : d.held_by ? `nothing: ${d.held_by}`
           : "nothing"),
-      h("td", {}, d.outcome || (d.carried_out.length ? "pending" : "–")),
+      // a RESTORE is never judged: only the heals beside it wait for an outcome
+      h("td", {}, d.outcome
+        || (d.carried_out.some((c) => !c.startsWith("RESTORE")) ? "pending" : "–")),
       h("td", { class: "reasons" },
         h("ul", {}, d.reasons.map((r) => h("li", {}, r))),
         h("p", { class: "meta" }, "in full: ", h("code", {}, d.explain)))));
