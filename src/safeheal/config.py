@@ -209,7 +209,7 @@ _T = D.ENVELOPE_THRESHOLDS
 
 
 class EnvelopeThresholds(_Section):
-    """The paper's thresholds (design.md 3.2); ``slo_*`` are beyond the paper."""
+    """The paper's thresholds; ``slo_*`` are beyond the paper."""
 
     fallback_drift: Unit = _T["fallback_drift"]
     fallback_accuracy_drop: Unit = _T["fallback_accuracy_drop"]
@@ -535,7 +535,7 @@ class ControlConfig(_Section):
     probe_rows: Annotated[int, Field(ge=1, le=100_000)] = 50
     #: Consecutive failed heals of one model after which the controller escalates.
     max_consecutive_failures: Annotated[int, Field(ge=1, le=1000)] = 3
-    #: Escalate a critical state in a context the bandit has no outcome in yet (design.md 7).
+    #: Escalate a critical state in a context the bandit has no outcome in yet.
     escalate_novel: bool = True
     #: Threads that run model windows at once.
     max_workers: Annotated[int, Field(ge=1, le=256)] = 4

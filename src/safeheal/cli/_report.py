@@ -267,7 +267,12 @@ def render(
         if r.canary is not None:
             done += f" (canary {r.canary.state.phase.value} {r.canary.state.weight:g}%)"
         traffic = w.incident if w.active else f"after {w.incident}"
-        why = "".join(f"<li>{e(x)}</li>" for x in r.reasons)
+        reasons = list(r.reasons)
+        if d is not None and len(d.reasons) > 1:
+            # an executor repeats the decision's reasons in one line: show them once
+            n, joined = len(d.reasons), "; ".join(d.reasons)
+            reasons = reasons[:n] + [x for x in reasons[n:] if x != joined]
+        why = "".join(f"<li>{e(x)}</li>" for x in reasons)
         parts.append(
             f"<tr><td class='num'>w{w.index:02d}</td><td class='num'>{w.end:g}</td>"
             f"<td>{e(traffic)}</td><td class='num'>{sig}</td>"

@@ -243,7 +243,8 @@ def run_loop_demo(
     config = parse_config(
         {
             "canary": {"traffic_fraction": 0.5, "validation_minutes": 2.0},
-            "control": {"escalate_novel": False},
+            # the mode lives in the configuration, so the dashboard shows the controller's
+            "control": {"escalate_novel": False, "models": {MODEL: {"mode": "autonomous"}}},
         }
     )
     window_minutes = config.control.window_minutes
@@ -283,7 +284,6 @@ def run_loop_demo(
             router=router,
             clock=clock,
             seed=seed,
-            models={MODEL: "autonomous"},
             probe=TimedProbe(hosts.load, repeats=3),
         )
         dashboard = Dashboard(
@@ -396,7 +396,7 @@ def run_loop_demo(
                     windows.append(w)
                     out.print(_line(w, router.arms(MODEL)))
                     indent = " " * 6
-                    for why in _details(w, width=2 * (max(out.width, 60) - len(indent))):
+                    for why in _details(w, width=3 * (max(out.width, 60) - len(indent))):
                         text = textwrap.fill(
                             why,
                             max(out.width, 60),
@@ -405,6 +405,33 @@ def run_loop_demo(
                         )
                         out.print(f"[dim]{escape(text)}[/dim]", soft_wrap=True)
             hosts.set_slow(None, 0.0)
+            # The summary and the report come before any --keep-serving wait, so that they
+            # can be read beside the dashboard.
+            summary = _summarise(windows, len(store.decisions(MODEL)), notes)
+            wall = time.perf_counter() - began
+            report = write_report(
+                report_dir / "report.html",
+                windows,
+                summary,
+                thresholds=thresholds,
+                seed=seed,
+                wall_seconds=wall,
+                description=data.description,
+            )
+            if json_only:
+                print(json.dumps(summary.to_json()))
+                print(f"report: {report}", file=sys.stderr)
+            else:
+                out.print(_summary_table(summary))
+                out.print(
+                    f"SLA compliance {summary.sla_compliance:.0%} of windows; "
+                    f"catastrophic failures {summary.catastrophic_failures} (windows where a "
+                    f"version whose accuracy was more than {CATASTROPHIC_DROP:.2f} below the "
+                    f"champion's baseline served over half the rows); {summary.decisions} "
+                    f"decisions. Done in {wall:.1f} s; the temporary directory is removed "
+                    f"on exit.\n"
+                    f"Report (plots and every decision with its reasons): [bold]{report}[/bold]"
+                )
             if keep_serving:
                 out.print(
                     f"\nThe demo is over; the gateway and its dashboard stay up at "
@@ -415,36 +442,10 @@ def run_loop_demo(
                         time.sleep(3600)
                 except KeyboardInterrupt:
                     out.print("stopping the gateway")
-        decisions = len(store.decisions(MODEL))
         ctl.close()
     finally:
         store.close()
         shutil.rmtree(root, ignore_errors=True)
-
-    summary = _summarise(windows, decisions, notes)
-    wall = time.perf_counter() - began
-    report = write_report(
-        report_dir / "report.html",
-        windows,
-        summary,
-        thresholds=thresholds,
-        seed=seed,
-        wall_seconds=wall,
-        description=data.description,
-    )
-    if json_only:
-        print(json.dumps(summary.to_json()))
-        print(f"report: {report}", file=sys.stderr)
-    else:
-        out.print(_summary_table(summary))
-        out.print(
-            f"SLA compliance {summary.sla_compliance:.0%} of windows; "
-            f"catastrophic failures {summary.catastrophic_failures} (windows where a version "
-            f"whose accuracy was more than {CATASTROPHIC_DROP:.2f} below the champion's baseline "
-            f"served over half the rows); {summary.decisions} decisions. "
-            f"Done in {wall:.1f} s; the temporary directory is removed.\n"
-            f"Report (plots and every decision with its reasons): [bold]{report}[/bold]"
-        )
     return summary
 
 

@@ -63,8 +63,10 @@ def build_controller(
 def results_table(results: Sequence[WindowResult], title: str) -> Table:
     """One row per model: what the controller saw and did in its window."""
     table = Table(title=title)
-    for col in ("model", "mode", "status", "zone", "decided", "executed", "canary", "why"):
+    for col in ("model", "mode", "status", "zone", "decided", "executed", "canary"):
         table.add_column(col)
+    # wrapped, never cut: the why may name what to do (e.g. the function that saves a profile)
+    table.add_column("why", overflow="fold")
     for r in sorted(results, key=lambda r: r.model):
         d = r.decision
         canary = (

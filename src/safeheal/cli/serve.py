@@ -114,8 +114,8 @@ def run_serve(config_path: Path, *, host: str | None = None, port: int | None = 
 
     if not config_path.exists():
         raise ConfigError(
-            f"configuration file {config_path} does not exist; write one with a [serve] section "
-            f"(see the README), or name another with --config"
+            f"configuration file {config_path} does not exist; `safeheal init` writes one (then "
+            f"list the models to serve under [serve]), or name another with --config"
         )
     config = load_config(config_path)
     s = config.serve

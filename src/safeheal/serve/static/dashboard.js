@@ -215,7 +215,10 @@
       series.map((sr) => h("li", {}, h("span", { class: "swatch", "data-color": sr.color }),
         `${sr.label} (latest ${num(windows[n - 1][sr.key])})`)),
       lines.map((ln) => h("li", { class: "dashed" }, h("span", { class: "swatch dash",
-        "data-color": ln.color }), ln.label)));
+        "data-color": ln.color }), ln.label)),
+      (marks || []).length > 0 && h("li", { class: "dashed" }, h("span", {
+        class: "swatch dash", "data-color": "#9ca3af" }),
+      "vertical dotted line: an action decided"));
     for (const sw of legend.querySelectorAll(".swatch")) sw.style.background = sw.dataset.color;
     return h("figure", { class: "plot" }, h("figcaption", {}, title), svg, legend);
   }
@@ -303,7 +306,9 @@
       h("td", {}, d.carried_out.length ? d.carried_out.join(", ")
         : d.held_by ? `nothing: ${d.held_by}`
           : "nothing"),
-      h("td", {}, d.outcome || (d.carried_out.length ? "pending" : "–")),
+      // a RESTORE is never judged: only the heals beside it wait for an outcome
+      h("td", {}, d.outcome
+        || (d.carried_out.some((c) => !c.startsWith("RESTORE")) ? "pending" : "–")),
       h("td", { class: "reasons" },
         h("ul", {}, d.reasons.map((r) => h("li", {}, r))),
         h("p", { class: "meta" }, "in full: ", h("code", {}, d.explain)))));
