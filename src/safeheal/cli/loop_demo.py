@@ -635,23 +635,28 @@ def _summarise(windows: list[WindowRecord], decisions: int, notes: list[str]) ->
 
 
 def _summary_table(summary: LoopSummary) -> Table:
+    """The incidents, narrow enough for an 80-column terminal (no vertical rules; long cells
+    wrap at spaces rather than being cut)."""
+    from rich import box
+
     t = Table(
-        title="Incidents (simulated minutes; SLA met: share of the incident's windows, the "
-        "healthy ones after it included)",
+        title="Incidents (simulated minutes; healed: the minute service was healed, or no; SLA "
+        "met: share of the incident's windows, the healthy ones after it included)",
         title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
     )
     for col in (
         "incident",
         "started",
         "detected",
         "action",
-        "healed at",
-        "MTTR",
         "healed",
+        "MTTR",
         "SLA met",
         "champion back",
     ):
-        t.add_column(col)
+        t.add_column(col, overflow="fold")
 
     def m(v: float | None) -> str:
         return "—" if v is None else f"{v:g}"
@@ -662,9 +667,8 @@ def _summary_table(summary: LoopSummary) -> Table:
             m(i.started_at),
             m(i.detected_at),
             i.action or "—",
-            m(i.healed_at),
+            f"[green]{m(i.healed_at)}[/green]" if i.healed else "[red]no[/red]",
             m(i.mttr_minutes),
-            "[green]yes[/green]" if i.healed else "[red]no[/red]",
             "—" if i.sla_compliance is None else f"{i.sla_compliance:.0%}",
             m(i.restored_at),
         )
