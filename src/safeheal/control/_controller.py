@@ -306,6 +306,7 @@ class Controller:
         self.notifier = notifier
         self.actor = actor
         self.probe: LatencyProbe = probe if probe is not None else TimedProbe(registry.load)
+        self._roles_seen: dict[str, dict[str, int]] = {}
         c = self.config.control
         self._canary_config = self.config.model_copy(
             update={"fallback": self.config.fallback.model_copy(update={"plan": "canary"})}
@@ -554,6 +555,7 @@ class Controller:
     # --- one window -----------------------------------------------------------------------------
     def _window(self, model: str, mode: ModelMode, now: datetime, mem: _Memory) -> WindowResult:
         c = self.config.control
+        self._roles_seen.pop(model, None)
         start = mem.cursor if mem.cursor is not None else now - timedelta(minutes=c.window_minutes)
         if now <= start:
             return WindowResult(
@@ -611,6 +613,8 @@ class Controller:
                 )
         else:
             executed, result = self._act(model, mode, now, mem, decision, data, canary, notes)
+            if executed is not None:
+                self._roles_seen.pop(model, None)  # the action may have moved a role
             if result is not None and result.canary is not None:
                 canary = result.canary
             if executed is None:
@@ -633,6 +637,17 @@ class Controller:
             reasons=(*decision.reasons, *notes),
             restored=restored,
         )
+
+    def _roles(self, model: str) -> dict[str, int]:
+        """The registry's roles of ``model``, read once per window while nothing moves them (an
+        MLflow alias look-up costs several milliseconds; a window asks up to three times).
+        :meth:`_window` forgets them when it starts and after it acts; a model's windows never
+        run concurrently, so the entry is this window's."""
+        roles = self._roles_seen.get(model)
+        if roles is None:
+            roles = {str(k): int(v) for k, v in self.registry.roles(model).items()}
+            self._roles_seen[model] = roles
+        return roles
 
     def _save(self, model: str, mem: _Memory, now: datetime) -> None:
         self.store.save_control_state(model, mem.to_dict(), at=now)
@@ -702,7 +717,7 @@ class Controller:
         except DataError as exc:
             notes.append(f"the window could not be measured: {exc}")
             return None
-        roles = self.registry.roles(model)
+        roles = self._roles(model)
         fallback = roles.get("fallback")
         if fallback is None or fallback == roles.get("champion") or not data.versions.size:
             return state
@@ -1103,7 +1118,7 @@ class Controller:
     def _on_fallback(self, model: str) -> tuple[int, int] | None:
         """(champion, fallback) when all traffic goes to the fallback role's version, it is not
         the champion, and no canary is running; else None."""
-        roles = self.registry.roles(model)
+        roles = self._roles(model)
         champion, fallback = roles.get("champion"), roles.get("fallback")
         if champion is None or fallback is None or int(champion) == int(fallback):
             return None
@@ -1270,7 +1285,7 @@ class Controller:
         """Remember what a restore will compare its probe with: the p95 latency of the requests
         the champion served in a window where it served everything in the healthy zone, and the
         latency ratio when the service fell back. Both are read from the window: no extra call."""
-        champion = self.registry.roles(model).get("champion")
+        champion = self._roles(model).get("champion")
         if champion is None:
             return
         if executed is Action.FALLBACK:
