@@ -81,6 +81,20 @@ def test_a_tiny_run_writes_every_episode(tmp_path: Path) -> None:
     assert (doc["scenarios"], doc["seeds"], set(doc["systems"])) == (2, 1, set(SYSTEMS))
     assert (tmp_path / "res" / "report.md").is_file()
     assert "Traceback" not in out.stderr
+    # the report again from the episodes alone: nothing runs, the same results come out
+    (tmp_path / "res" / "report.md").unlink()
+    (tmp_path / "res" / "results.json").unlink()
+    again = bench("--report-only", "--out", "res", cwd=tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert json.loads((tmp_path / "res" / "results.json").read_text(encoding="utf-8")) == doc
+    assert (tmp_path / "res" / "report.md").is_file()
+
+
+def test_report_only_without_episodes_is_one_line(tmp_path: Path) -> None:
+    out = bench("--report-only", "--out", "nothing-here", cwd=tmp_path)
+    assert out.returncode == 2
+    assert "no nothing-here/episodes.jsonl; run `safeheal bench --out nothing-here`" in out.stderr
+    assert "Traceback" not in out.stderr
 
 
 @pytest.mark.parametrize(

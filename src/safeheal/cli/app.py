@@ -233,10 +233,22 @@ def bench(
         Path | None,
         typer.Option(help="A TOML or JSON file of scenarios (default: the paper's 43)."),
     ] = None,
+    report_only: Annotated[
+        bool,
+        typer.Option(
+            "--report-only",
+            help="Run nothing: write the report and results.json again from the episodes "
+            "already in --out.",
+        ),
+    ] = False,
 ) -> None:
     """Reproduce the paper's evaluation: 43 failure scenarios, five systems, many seeds."""
-    from safeheal.cli.bench import run_bench
+    from safeheal.cli.bench import report_again, run_bench
 
+    if report_only:
+        report = report_again(out)
+        typer.echo(f"report: {report}; results: {out / 'results.json'}")
+        return
     run_bench(quick=quick, seeds=seeds, jobs=jobs, out=out, scenarios=scenarios)
 
 

@@ -107,6 +107,56 @@ def run_bench(
     _report(suite, out, meta, [rule.words() for rule in EXPERT_RULES], con)
 
 
+def report_again(out: Path) -> Path:
+    """Write ``report.md``, ``results.json`` and the plots again from the episodes a run left in
+    ``out`` (``episodes.jsonl``, ``sensitivity.jsonl``, ``meta.json``), running nothing: for a
+    report whose definitions or layout changed, or to look at an older run."""
+    from safeheal.bench import EXPERT_RULES, EpisodeResult
+    from safeheal.bench._report import write_report
+
+    episodes = out / "episodes.jsonl"
+    if not episodes.is_file():
+        raise ConfigError(f"--report-only: no {episodes}; run `safeheal bench --out {out}` first")
+
+    def rows(path: Path) -> list[dict[str, Any]]:
+        if not path.is_file():
+            return []
+        lines = path.read_text(encoding="utf-8").splitlines()
+        try:
+            return [json.loads(line) for line in lines if line.strip()]
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"--report-only: {path} is not JSON lines: {exc}") from None
+
+    try:
+        results = [EpisodeResult.from_dict(r) for r in rows(episodes)]
+        sensitivity: dict[str, dict[str, list[EpisodeResult]]] = {}
+        for r in rows(out / "sensitivity.jsonl"):
+            parameter, value = str(r.pop("parameter")), str(r.pop("value"))
+            r.pop("variant", None)
+            sensitivity.setdefault(parameter, {}).setdefault(value, []).append(
+                EpisodeResult.from_dict(r)
+            )
+    except (KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"--report-only: the episodes in {out} are not in this version's format ({exc})"
+        ) from None
+    meta_path = out / "meta.json"
+    meta: dict[str, Any] = (
+        json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+    )
+    if not results:
+        raise ConfigError(f"--report-only: {episodes} holds no episode")
+    return write_report(
+        results,
+        out,
+        scenarios=len({r.scenario for r in results}),
+        seeds=len({r.seed for r in results}),
+        sensitivity=sensitivity,
+        rules=[rule.words() for rule in EXPERT_RULES],
+        meta=meta,
+    )
+
+
 def _report(suite: Any, out: Path, meta: dict[str, Any], rules: list[str], con: Any) -> None:
     """The statistics and the report: ``report.md``, ``results.json`` and the plots."""
     from safeheal.bench._report import write_report
