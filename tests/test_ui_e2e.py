@@ -339,6 +339,21 @@ def _screenshot(driver: Any, path: Path) -> None:
         shutil.copy(path, Path(shots) / path.name)
 
 
+def _hold_still(driver: Any) -> None:
+    """Pause the page's updates, as a person reading it would, and wait for a redraw already
+    under way to finish (``main[aria-busy]``), so the elements read next are not replaced."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.find_element(By.ID, "pause").click()
+    WebDriverWait(driver, 15).until(
+        lambda d: d.execute_script(
+            "return document.getElementById('pause').getAttribute('aria-pressed') === 'true'"
+            " && document.querySelector('main').getAttribute('aria-busy') === 'false'"
+        )
+    )
+
+
 def _click_model(driver: Any, name: str) -> None:
     """Click the model's name in the table, as a person would (again if the table was redrawn
     under the pointer), until its panel shows."""
@@ -368,6 +383,7 @@ def test_the_dashboard_shows_models_plots_decisions_canaries_posteriors_and_esca
     _wait(browser, '#models button[data-model="fair"]')
     _wait(browser, "#detail svg.chart circle.point")
     _wait(browser, "#posteriors .post-bar")
+    _hold_still(browser)
 
     # the models table: every model by name, with its zone
     rows = {
@@ -417,8 +433,10 @@ def test_the_dashboard_shows_models_plots_decisions_canaries_posteriors_and_esca
     assert "v2 progressing, 50% of traffic" in rows["fair-canary"]
 
     # the retrained model: its canary and its progress
+    browser.find_element(By.ID, "pause").click()  # updates on again
     _click_model(browser, "fair-retrain")
     _wait(browser, "#detail li.canary")
+    _hold_still(browser)
     assert browser.find_element(By.ID, "detail-name").text == "fair-retrain"
     canary = browser.find_element(By.CSS_SELECTOR, "#detail li.canary")
     assert f"v{scene.canary_candidate}" in canary.text
@@ -441,10 +459,11 @@ def test_markup_in_a_name_or_a_reason_is_shown_as_text(
 
     browser.get(f"{scene.url}/ui")
     _wait(browser, '#models button[data-model="fair"]')
-    names = [b.text for b in browser.find_elements(By.CSS_SELECTOR, "#models button.link")]
-    assert names.count(XSS_NAME) == 1  # the name, character for character
     _click_model(browser, XSS_NAME)
     _wait(browser, "#detail table.decisions")
+    _hold_still(browser)
+    names = [b.text for b in browser.find_elements(By.CSS_SELECTOR, "#models button.link")]
+    assert names.count(XSS_NAME) == 1  # the name, character for character
     assert browser.find_element(By.ID, "detail-name").text == XSS_NAME
     assert XSS_REASON in browser.find_element(By.ID, "detail").text
     assert browser.execute_script("return window.__xss === undefined")

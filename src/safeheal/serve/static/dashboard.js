@@ -401,6 +401,8 @@
 
   async function refresh() {
     const status = document.getElementById("status");
+    const main = document.querySelector("main");
+    main.setAttribute("aria-busy", "true");  // the page is being redrawn (screen readers wait)
     try {
       const [models, escalations, posteriors] = await Promise.all([
         getJSON("/ui/api/models"), getJSON("/ui/api/escalations"), getJSON("/ui/api/posteriors"),
@@ -428,6 +430,8 @@
       status.classList.add("error");
       status.textContent = `Cannot read the gateway (${err.message}); retrying every ` +
         `${POLL_MS / 1000} s.`;
+    } finally {
+      main.setAttribute("aria-busy", "false");
     }
   }
 
