@@ -349,7 +349,8 @@
         e.meanwhile ? h("p", {}, `Meanwhile the service is on ${e.meanwhile}.`) : null,
         h("p", {}, "Approve with ", h("code", { class: "cmd" }, e.approve),
           " (or reject with ", h("code", {}, `${e.approve} --reject`),
-          "), or POST /v1/admin/escalations/", h("code", {}, e.id), "/approve with the admin token."),
+          "), or ", h("code", {}, `POST /v1/admin/escalations/${e.id}/approve`),
+          " with the admin token."),
       ))));
   }
 
