@@ -36,6 +36,7 @@ Definitions (the same for every system; :data:`DEFINITIONS` has them in words fo
 from __future__ import annotations
 
 import functools
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -315,7 +316,7 @@ class _Episode:
         self.monitor = _monitor(spec.dataset, spec.model, settings.alpha)
         self.oracle_action = oracle_action
         self.operator = operator
-        self.rng = np.random.default_rng([seed, 2718])
+        self.rng = engineer_rng(seed, spec.name)
         self.now = T0
         self.registry = InMemoryRegistry(clock=lambda: self.now)
         self.router = InMemoryRouter()
@@ -780,6 +781,14 @@ def _observed_ok(state: State) -> bool:
         and state.error_rate <= SLA_MAX_ERROR_RATE
         and state.latency_ratio <= 1.0
     )
+
+
+def engineer_rng(seed: int, scenario: str) -> np.random.Generator:
+    """The random stream of the engineer's draws (response time, right or wrong) in one
+    episode: seeded by the scenario's name as well as the seed, so the incidents of one seed
+    are independent draws, not one draw repeated (crc32: stable across processes, unlike
+    ``hash``)."""
+    return np.random.default_rng([seed, zlib.crc32(scenario.encode()), 2718])
 
 
 def run_episode(
