@@ -140,6 +140,14 @@ class Comparison:
 
     sentences: list[str] = field(default_factory=list)
 
+    def verdict_of(
+        self, what: str, reported: P.Reported | None, est: S.Estimate | None, unit: str
+    ) -> str:
+        """:meth:`verdict` for a bootstrap estimate (its value and 95% interval), or None."""
+        if est is None:
+            return self.verdict(what, reported, None, unit)
+        return self.verdict(what, reported, est.value, unit, low=est.low, high=est.high)
+
     def verdict(
         self,
         what: str,
@@ -370,13 +378,11 @@ def _rate_section(
         if vacuous is not None and n == 0:
             verdict = vacuous
         else:
-            verdict = ctx.cmp.verdict(
+            verdict = ctx.cmp.verdict_of(
                 f"{what} of {_label(system)}",
                 rep,
-                None if est is None else est.value,
+                est,
                 "share",
-                low=None if est is None else est.low,
-                high=None if est is None else est.high,
             )
         rows.append(
             [
@@ -440,13 +446,11 @@ def _continuous_section(
         else:
             df = "—" if t.df is None else f"{t.df:.0f}"
             cells = [f"t({df})={_stat(t.t)}", _p(t.p_adjusted), _stat(t.d)]
-        verdict = ctx.cmp.verdict(
+        verdict = ctx.cmp.verdict_of(
             f"{what} of {_label(system)}",
             rep,
-            None if est is None else est.value,
+            est,
             unit,
-            low=None if est is None else est.low,
-            high=None if est is None else est.high,
         )
         rows.append(
             [
@@ -625,21 +629,17 @@ def _learning_section(ctx: _Context) -> str:
         )
         rep = P.figure("5.4.2", "final_regret", system)
         rep_var = P.figure("5.4.2", "regret_variance", system)
-        v1 = ctx.cmp.verdict(
+        v1 = ctx.cmp.verdict_of(
             f"final regret of {_label(system)}",
             rep,
-            None if est is None else est.value,
+            est,
             "regret",
-            low=None if est is None else est.low,
-            high=None if est is None else est.high,
         )
-        v2 = ctx.cmp.verdict(
+        v2 = ctx.cmp.verdict_of(
             f"regret variance of {_label(system)}",
             rep_var,
-            None if var is None else var.value,
+            var,
             "regret",
-            low=None if var is None else var.low,
-            high=None if var is None else var.high,
         )
         if ref is None or system == ref:
             ftext = ttext = "reference" if system == ref else "—"
@@ -774,13 +774,11 @@ def _actions_section(ctx: _Context) -> str:
         rep = P.figure("5.1.2", "decision_accuracy", system) or P.figure(
             "6.2", "decision_accuracy", system
         )
-        verdict = ctx.cmp.verdict(
+        verdict = ctx.cmp.verdict_of(
             f"decision accuracy against the oracle of {_label(system)}",
             rep,
-            None if est is None else est.value,
+            est,
             "share",
-            low=None if est is None else est.low,
-            high=None if est is None else est.high,
         )
         rows.append(
             [
@@ -944,21 +942,17 @@ def _detection_section(ctx: _Context) -> str:
         fpr = _boot_ratio(fp, [a + b for a, b in zip(fp, tn, strict=True)])
         rep_acc = P.figure("6.2", "detection_accuracy", system)
         rep_fpr = P.figure("6.2", "false_positive_rate", system)
-        v1 = ctx.cmp.verdict(
+        v1 = ctx.cmp.verdict_of(
             f"detection accuracy of {_label(system)}",
             rep_acc,
-            None if acc is None else acc.value,
+            acc,
             "share",
-            low=None if acc is None else acc.low,
-            high=None if acc is None else acc.high,
         )
-        v2 = ctx.cmp.verdict(
+        v2 = ctx.cmp.verdict_of(
             f"false-positive rate of {_label(system)}",
             rep_fpr,
-            None if fpr is None else fpr.value,
+            fpr,
             "share",
-            low=None if fpr is None else fpr.low,
-            high=None if fpr is None else fpr.high,
         )
         rows.append(
             [
@@ -1013,25 +1007,21 @@ def _engineer_section(ctx: _Context) -> str:
         verdict = (
             "—"
             if not human
-            else ctx.cmp.verdict(
+            else ctx.cmp.verdict_of(
                 f"the change in engineer time against the human baseline of {_label(system)}",
                 rep,
-                None if reduction is None else reduction.value,
+                reduction,
                 "share",
-                low=None if reduction is None else reduction.low,
-                high=None if reduction is None else reduction.high,
             )
         )
         escal = M.escalations_per_incident(recs)
         escalated = _boot_mean(_flags(recs, lambda r: r.escalations > 0)) if recs else None
         rep_esc = P.figure("6.2", "escalation_share", system)
-        v_esc = ctx.cmp.verdict(
+        v_esc = ctx.cmp.verdict_of(
             f"the share of incidents escalated by {_label(system)}",
             rep_esc,
-            None if escalated is None else escalated.value,
+            escalated,
             "share",
-            low=None if escalated is None else escalated.low,
-            high=None if escalated is None else escalated.high,
         )
         esc_rows.append(
             [

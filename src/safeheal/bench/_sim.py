@@ -239,8 +239,6 @@ class _Ledger:
         at: datetime,
     ) -> Escalation:
         old = self.get_escalation(escalation_id)
-        from dataclasses import replace
-
         new = replace(old, status=status, actor=actor, note=note, answered_at=at)
         self.escalations[escalation_id] = new
         return new
@@ -252,7 +250,11 @@ class _Ledger:
             raise UnknownEscalationError(f"no escalation {escalation_id!r}") from None
 
     def pending_escalations(self, model: str | None = None) -> list[Escalation]:
-        return [e for e in self.escalations.values() if e.is_open]
+        return [
+            e
+            for e in self.escalations.values()
+            if e.is_open and (model is None or e.model == model)
+        ]
 
 
 @functools.cache
