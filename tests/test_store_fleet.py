@@ -262,3 +262,34 @@ def test_never_two_owners_of_a_live_lease(store: SqlStore, steps: list[tuple[str
                 assert h.isdisjoint(g), (believed, now)
         for m in held:
             assert store.holds_lease(f"{tag}-{owner}", m, now=now)
+
+
+# -- intents settle with their audit event ---------------------------------------------------------
+
+
+def test_an_intent_settles_with_its_audit_event_in_one_transaction(store: SqlStore) -> None:
+    """A controller that dies after settling never leaves an intent marked done without the
+    record of what was done, nor the record without the status: both or neither."""
+    _, created = store.claim_intent(
+        key="k1",
+        model="churn",
+        window_end=T0,
+        action="FALLBACK",
+        decision_id="d1",
+        payload={},
+        at=T0,
+    )
+    assert created
+    with pytest.raises(DataError, match=r"the payload of audit event 'control\.action' must be"):
+        store.settle_intent(
+            "k1", status="done", at=T0, event=("control.action", {"bad": float("nan")})
+        )
+    assert [i.status for i in store.intents("churn")] == ["intent"]  # nothing written
+    assert store.audit_events("churn", kind="control.action") == []
+    store.settle_intent(
+        "k1", status="done", at=T0, result={"ok": True}, event=("control.action", {"key": "k1"})
+    )
+    (settled,) = store.intents("churn")
+    assert (settled.status, settled.result) == ("done", {"ok": True})
+    (event,) = store.audit_events("churn", kind="control.action")
+    assert (event.model, event.payload, event.at) == ("churn", {"key": "k1"}, T0)

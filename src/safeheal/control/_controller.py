@@ -1033,7 +1033,8 @@ class Controller:
     ) -> None:
         status = result.status
         notes.extend(result.reasons)
-        if status is ExecutionStatus.CANARY_STARTED and result.canary is not None:
+        started = status is ExecutionStatus.CANARY_STARTED and result.canary is not None
+        if started and result.canary is not None:
             run = result.canary
             if mode == "canary":
                 gated = gate_canary(run)
@@ -1044,33 +1045,32 @@ class Controller:
                 for fresh in (result.candidate_version, result.fallback_version):
                     if fresh is not None:
                         self._profile_candidate(model, fresh, X, y, now)
-            self.store.settle_intent(intent.key, status="applied", at=now, result=result.to_dict())
-        elif status is ExecutionStatus.PENDING_APPROVAL:
-            self.store.settle_intent(intent.key, status="done", at=now, result=result.to_dict())
+        # The intent's new status and the audit event of what was done, in one transaction.
+        done = result.to_dict()
+        self.store.settle_intent(
+            intent.key,
+            status="applied" if started else "done",
+            at=now,
+            result=done,
+            event=("control.action", {"key": intent.key, "decision_id": decision.id, **done}),
+        )
+        if status is ExecutionStatus.PENDING_APPROVAL:
             mem.escalation = {"id": result.escalation_id, "decision_id": decision.id}
         elif status is ExecutionStatus.DONE:
-            self.store.settle_intent(intent.key, status="done", at=now, result=result.to_dict())
             self._monitors.forget(model)
             self._await_validation(mem, decision.id, action, result.cost_terms(), now)
             mem.in_effect = {"action": action.name, "arms": _arms(self.router.arms(model))}
-        else:  # refused or failed: the heal did not work
-            self.store.settle_intent(intent.key, status="done", at=now, result=result.to_dict())
-            if action is not Action.ESCALATE:
-                self._outcome(
-                    model,
-                    decision.id,
-                    False,
-                    result.cost_terms(),
-                    mem,
-                    "; ".join(result.reasons),
-                    now,
-                )
-        self.store.record_event(
-            "control.action",
-            {"key": intent.key, "decision_id": decision.id, **result.to_dict()},
-            model=model,
-            at=now,
-        )
+        elif not started and action is not Action.ESCALATE:
+            # refused or failed: the heal did not work
+            self._outcome(
+                model,
+                decision.id,
+                False,
+                result.cost_terms(),
+                mem,
+                "; ".join(result.reasons),
+                now,
+            )
 
     def _profile_candidate(self, model: str, version: int, X: Any, y: Any, now: datetime) -> None:
         """A retrained version is monitored against the recent rows it was trained on, with its

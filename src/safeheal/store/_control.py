@@ -25,8 +25,8 @@ from sqlalchemy import ColumnElement, Connection, Row, Text, cast, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from safeheal.errors import DataError
-from safeheal.store._heal import _aware, _json
-from safeheal.store._schema import feedback, utc
+from safeheal.store._heal import _aware, _event_row, _json
+from safeheal.store._schema import audit_events, feedback, utc
 from safeheal.store._schema_control import control_intents, control_models, monitor_profiles
 
 if TYPE_CHECKING:
@@ -190,17 +190,23 @@ class ControlRecords:
         status: IntentStatus,
         at: datetime,
         result: Mapping[str, Any] | None = None,
+        event: tuple[str, Mapping[str, Any]] | None = None,
     ) -> None:
-        """Move intent ``key`` on to ``status`` (keeping ``result`` if given)."""
+        """Move intent ``key`` on to ``status`` (keeping ``result`` if given). ``event`` (kind,
+        payload) is an audit event recorded in the same transaction, so the intent's new status
+        and the record of what was done are never seen apart, even if the process dies."""
         if status not in INTENT_STATUSES:
             raise DataError(f"an intent status must be one of {INTENT_STATUSES}; got {status!r}")
         values: dict[str, Any] = {"status": status, "updated_at": _aware(at, "at")}
         if result is not None:
             values["result"] = _json(result, f"the result of intent {key!r}")
+        row = _event_row(event[0], event[1], None, at) if event is not None else None
+        t = control_intents.c
         with self._write(f"settling intent {key!r}") as conn:
-            conn.execute(
-                control_intents.update().where(control_intents.c.key == key).values(**values)
-            )
+            conn.execute(control_intents.update().where(t.key == key).values(**values))
+            if row is not None:  # the event is about the intent's model
+                row["model"] = conn.execute(select(t.model).where(t.key == key)).scalar()
+                conn.execute(audit_events.insert().values(**row))
 
     def intents(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Connection, Row, select
@@ -49,6 +49,21 @@ def _json(document: Mapping[str, Any], what: str) -> dict[str, Any]:
             f"string keys); {error}"
         ) from None
     return out
+
+
+def _event_row(
+    kind: str, payload: Mapping[str, Any] | None, model: str | None, at: datetime | None
+) -> dict[str, Any]:
+    """The values of one ``audit_events`` row, checked (a non-empty kind, a JSON payload)."""
+    if not kind:
+        raise DataError("an audit event needs a non-empty kind")
+    document = _json(payload or {}, f"the payload of audit event {kind!r}")
+    return {
+        "at": datetime.now(UTC) if at is None else at,
+        "kind": kind,
+        "model": model,
+        "payload": document,
+    }
 
 
 def _aware(value: datetime, what: str) -> datetime:

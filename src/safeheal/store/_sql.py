@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Iterable, Iterator, Mapping
@@ -27,7 +26,7 @@ from safeheal.store._control import ControlRecords
 from safeheal.store._counters import InferenceCounts
 from safeheal.store._engine import Backend, Target
 from safeheal.store._fleet import FleetRecords
-from safeheal.store._heal import HealRecords
+from safeheal.store._heal import HealRecords, _event_row
 from safeheal.store._schema import (
     audit_events,
     cost_estimates,
@@ -428,22 +427,7 @@ class SqlStore(HealRecords, ControlRecords, FleetRecords, InferenceCounts):
         at: datetime | None = None,
     ) -> None:
         """Append an event of ``kind`` (e.g. ``"rollback"``) with a JSON-ready ``payload``."""
-        if not kind:
-            raise DataError("an audit event needs a non-empty kind")
-        document = dict(payload or {})
-        try:
-            json.dumps(document, allow_nan=False)
-        except (TypeError, ValueError) as error:
-            raise DataError(
-                f"the payload of audit event {kind!r} must be JSON (strings, finite numbers, "
-                f"booleans, None, lists, mappings with string keys); {error}"
-            ) from None
-        values = {
-            "at": datetime.now(UTC) if at is None else at,
-            "kind": kind,
-            "model": model,
-            "payload": document,
-        }
+        values = _event_row(kind, payload, model, at)
         with self._write(f"recording audit event {kind!r}") as conn:
             conn.execute(audit_events.insert().values(**values))
 
