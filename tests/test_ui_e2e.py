@@ -49,26 +49,12 @@ from safeheal.serve import (
     create_app,
 )
 from safeheal.store import SqlInferenceSink, SqlStore, open_store
+from tests.test_control import RETRAIN_RULES
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 WINDOWS = 8
 XSS_NAME = '<img src=x onerror="window.__xss=1">'
 XSS_REASON = "<script>window.__xss=2</script> & <b>not bold</b>"
-RETRAIN_RULES = [
-    {
-        "zone": "critical",
-        "any": ["drift > 0.20", "anomaly_rate > 0.05"],
-        "mandatory": "FALLBACK",
-        "permitted": ["FALLBACK"],
-    },
-    {
-        "zone": "degraded",
-        "any": ["accuracy_drop > 0.10"],
-        "permitted": ["RETRAIN"],
-        "default": "RETRAIN",
-    },
-    {"zone": "healthy", "permitted": ["NO_OP"]},
-]
 
 
 # --- the browser --------------------------------------------------------------------------------
